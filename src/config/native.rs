@@ -1,0 +1,424 @@
+//! routegen's native configuration format.
+//!
+//! ```json
+//! {
+//!   "output_attribute": "istio_operationId",
+//!   "default": "[DEFAULT]",
+//!   "routes": [
+//!     "GET /books/{id}",
+//!     {"name": "list", "method": ["GET", "HEAD"], "path_prefix": "/books", "headers": {"x-api": "2"}}
+//!   ],
+//!   "services": [{"hosts": ["books", "books.default.svc.cluster.local"], "routes": ["GET /"]}]
+//! }
+//! ```
+//! Unknown fields are errors: a misspelt `path_regx` must not silently match every request.
+
+use super::{
+    check_attribute_name, expect_array, expect_bool, expect_object, expect_str, join, kind, reject_unknown,
+    ConfigError, MAX_ROUTES,
+};
+use crate::normalize::NormalizeOptions;
+use crate::route::{build_regex, HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
+use crate::template::Template;
+use serde_json::{Map, Value};
+
+pub const DEFAULT_OUTPUT_ATTRIBUTE: &str = "istio_operationId";
+
+#[derive(Debug)]
+pub struct NativeConfig {
+    pub output_attribute: String,
+    /// Name for requests no route matches; `None` leaves the attribute unset.
+    pub default: Option<String>,
+    pub debug: bool,
+    pub normalize: NormalizeOptions,
+    /// The fallback table, used for every host (after a matching service's own routes).
+    pub routes: Vec<RouteSpec>,
+    pub services: Vec<ServiceSpec>,
+}
+
+/// Routes scoped to requests whose `:authority` is one of `hosts`.
+#[derive(Debug)]
+pub struct ServiceSpec {
+    /// Lower-case; with a port (`books:8080`) it matches that port only.
+    pub hosts: Vec<String>,
+    pub routes: Vec<RouteSpec>,
+    /// Overrides the top-level `default` for this service.
+    pub default: Option<String>,
+}
+
+const TOP_FIELDS: &[&str] = &["output_attribute", "default", "debug", "normalize", "routes", "services"];
+const SERVICE_FIELDS: &[&str] = &["hosts", "routes", "default"];
+const ROUTE_FIELDS: &[&str] =
+    &["name", "method", "path", "path_prefix", "path_exact", "path_regex", "headers"];
+const NORMALIZE_FIELDS: &[&str] =
+    &["decode_unreserved", "merge_slashes", "remove_dot_segments", "ignore_trailing_slash", "case_insensitive"];
+const HEADER_FIELDS: &[&str] = &["name", "exact", "prefix", "regex", "present", "absent"];
+
+pub fn parse(object: &Map<String, Value>) -> Result<NativeConfig, ConfigError> {
+    reject_unknown(object, "", TOP_FIELDS)?;
+    let output_attribute = match object.get("output_attribute") {
+        Some(value) => expect_str(value, "output_attribute")?.to_string(),
+        None => DEFAULT_OUTPUT_ATTRIBUTE.to_string(),
+    };
+    check_attribute_name(&output_attribute, "output_attribute")?;
+    let default = optional_name(object.get("default"), "default")?;
+    let debug = match object.get("debug") {
+        Some(value) => expect_bool(value, "debug")?,
+        None => false,
+    };
+    let normalize = match object.get("normalize") {
+        Some(value) => parse_normalize(value)?,
+        None => NormalizeOptions::default(),
+    };
+    let routes = match object.get("routes") {
+        Some(value) => parse_routes(value, "routes", &normalize)?,
+        None => Vec::new(),
+    };
+    let services = match object.get("services") {
+        Some(value) => parse_services(value, &normalize)?,
+        None => Vec::new(),
+    };
+    let total = routes.len() + services.iter().map(|s| s.routes.len()).sum::<usize>();
+    if total > MAX_ROUTES {
+        return Err(ConfigError::new("routes", format!("{total} routes is more than the limit of {MAX_ROUTES}")));
+    }
+    if total == 0 && default.is_none() {
+        return Err(ConfigError::new("routes", "no routes and no default: this configuration would never set anything"));
+    }
+    Ok(NativeConfig { output_attribute, default, debug, normalize, routes, services })
+}
+
+fn optional_name(value: Option<&Value>, field: &str) -> Result<Option<String>, ConfigError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => {
+            let name = expect_str(value, field)?;
+            if name.is_empty() {
+                return Err(ConfigError::new(field, "must not be empty (omit it to leave the attribute unset)"));
+            }
+            Ok(Some(name.to_string()))
+        }
+    }
+}
+
+fn parse_normalize(value: &Value) -> Result<NormalizeOptions, ConfigError> {
+    let object = expect_object(value, "normalize")?;
+    reject_unknown(object, "normalize", NORMALIZE_FIELDS)?;
+    let mut options = NormalizeOptions::default();
+    for (key, value) in object {
+        let flag = expect_bool(value, &join("normalize", key))?;
+        match key.as_str() {
+            "decode_unreserved" => options.decode_unreserved = flag,
+            "merge_slashes" => options.merge_slashes = flag,
+            "remove_dot_segments" => options.remove_dot_segments = flag,
+            "ignore_trailing_slash" => options.ignore_trailing_slash = flag,
+            _ => options.case_insensitive = flag,
+        }
+    }
+    Ok(options)
+}
+
+fn parse_services(value: &Value, normalize: &NormalizeOptions) -> Result<Vec<ServiceSpec>, ConfigError> {
+    let mut services: Vec<ServiceSpec> = Vec::new();
+    for (i, entry) in expect_array(value, "services")?.iter().enumerate() {
+        let field = format!("services[{i}]");
+        let object = expect_object(entry, &field)?;
+        reject_unknown(object, &field, SERVICE_FIELDS)?;
+        let hosts_field = join(&field, "hosts");
+        let hosts_value = object.get("hosts").ok_or_else(|| ConfigError::new(&hosts_field, "required"))?;
+        let mut hosts = Vec::new();
+        for (h, host) in expect_array(hosts_value, &hosts_field)?.iter().enumerate() {
+            let host_field = format!("{hosts_field}[{h}]");
+            let host = expect_str(host, &host_field)?.to_ascii_lowercase();
+            if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
+                return Err(ConfigError::new(host_field, "expected a host name, optionally with ':port'"));
+            }
+            if let Some(earlier) = services.iter().position(|s| s.hosts.contains(&host)) {
+                return Err(ConfigError::new(host_field, format!("'{host}' is already listed by services[{earlier}]")));
+            }
+            if hosts.contains(&host) {
+                return Err(ConfigError::new(host_field, format!("'{host}' is listed twice")));
+            }
+            hosts.push(host);
+        }
+        if hosts.is_empty() {
+            return Err(ConfigError::new(hosts_field, "list at least one host"));
+        }
+        let routes = match object.get("routes") {
+            Some(value) => parse_routes(value, &join(&field, "routes"), normalize)?,
+            None => Vec::new(),
+        };
+        let default = optional_name(object.get("default"), &join(&field, "default"))?;
+        services.push(ServiceSpec { hosts, routes, default });
+    }
+    Ok(services)
+}
+
+pub fn parse_routes(value: &Value, field: &str, normalize: &NormalizeOptions) -> Result<Vec<RouteSpec>, ConfigError> {
+    expect_array(value, field)?
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| parse_route(entry, &format!("{field}[{i}]"), normalize))
+        .collect()
+}
+
+fn parse_route(value: &Value, field: &str, normalize: &NormalizeOptions) -> Result<RouteSpec, ConfigError> {
+    match value {
+        Value::String(text) => parse_shorthand(text, normalize).map_err(|reason| ConfigError::new(field, reason)),
+        Value::Object(object) => parse_route_object(object, field, normalize),
+        other => Err(ConfigError::new(
+            field,
+            format!("expected a string like \"GET /books/{{id}}\" or an object, found {}", kind(other)),
+        )),
+    }
+}
+
+/// `"GET /books/{id}"`, `"GET|HEAD /books"`, `"* /health"` or just `"/health"`; the route's
+/// name is the string itself.
+pub fn parse_shorthand(text: &str, normalize: &NormalizeOptions) -> Result<RouteSpec, String> {
+    let trimmed = text.trim();
+    let (methods, path) = match trimmed.split_once(char::is_whitespace) {
+        Some((method, path)) => (parse_method_token(method)?, path.trim()),
+        None => (MethodSet::any(), trimmed),
+    };
+    if !path.starts_with('/') {
+        return Err(format!("'{text}': expected \"METHOD /path/template\" or \"/path/template\""));
+    }
+    let path = template_path(path, normalize).map_err(|e| format!("'{text}': {e}"))?;
+    Ok(RouteSpec { name: text.to_string(), methods, path, headers: Vec::new() })
+}
+
+fn parse_method_token(token: &str) -> Result<MethodSet, String> {
+    if token == "*" {
+        return Ok(MethodSet::any());
+    }
+    let methods: Vec<&str> = token.split(['|', ',']).collect();
+    for method in &methods {
+        check_method(method)?;
+    }
+    Ok(MethodSet::only(&methods))
+}
+
+/// Methods are tokens (RFC 9110); we insist on upper case, as every client sends them.
+fn check_method(method: &str) -> Result<(), String> {
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_') {
+        return Err(format!("'{method}' is not a method (expected upper case, like GET)"));
+    }
+    Ok(())
+}
+
+fn template_path(text: &str, normalize: &NormalizeOptions) -> Result<PathMatch, String> {
+    let template = Template::parse(text).map_err(|e| e.to_string())?;
+    let template = if normalize.case_insensitive { template.to_lowercase() } else { template };
+    Ok(PathMatch::Template(template))
+}
+
+fn parse_route_object(object: &Map<String, Value>, field: &str, normalize: &NormalizeOptions) -> Result<RouteSpec, ConfigError> {
+    reject_unknown(object, field, ROUTE_FIELDS)?;
+    let name_field = join(field, "name");
+    let name = match object.get("name") {
+        Some(value) => expect_str(value, &name_field)?.to_string(),
+        None => return Err(ConfigError::new(name_field, "required (the route name that metrics will show)")),
+    };
+    if name.is_empty() {
+        return Err(ConfigError::new(name_field, "must not be empty"));
+    }
+    let methods = match object.get("method") {
+        None => MethodSet::any(),
+        Some(value) => parse_methods(value, &join(field, "method"))?,
+    };
+    let path_fields: Vec<&str> =
+        ["path", "path_prefix", "path_exact", "path_regex"].into_iter().filter(|k| object.contains_key(*k)).collect();
+    if path_fields.len() > 1 {
+        return Err(ConfigError::new(field, format!("give one of path, path_prefix, path_exact, path_regex (found {})", path_fields.join(" and "))));
+    }
+    let path = match path_fields.first() {
+        None => PathMatch::Any,
+        Some(&key) => {
+            let key_field = join(field, key);
+            let text = expect_str(&object[key], &key_field)?;
+            parse_path(key, text, normalize).map_err(|reason| ConfigError::new(key_field, reason))?
+        }
+    };
+    let headers = match object.get("headers") {
+        None => Vec::new(),
+        Some(value) => parse_headers(value, &join(field, "headers"))?,
+    };
+    Ok(RouteSpec { name, methods, path, headers })
+}
+
+fn parse_path(key: &str, text: &str, normalize: &NormalizeOptions) -> Result<PathMatch, String> {
+    let literal = |text: &str| -> Result<Vec<u8>, String> {
+        if !text.starts_with('/') {
+            return Err("must start with '/'".to_string());
+        }
+        let bytes = text.as_bytes();
+        Ok(if normalize.case_insensitive { bytes.to_ascii_lowercase() } else { bytes.to_vec() })
+    };
+    match key {
+        "path" => template_path(text, normalize),
+        "path_prefix" => literal(text).map(PathMatch::Prefix),
+        "path_exact" => literal(text).map(PathMatch::Exact),
+        _ => PathRegex::new(text, true, normalize.case_insensitive).map(PathMatch::Regex),
+    }
+}
+
+fn parse_methods(value: &Value, field: &str) -> Result<MethodSet, ConfigError> {
+    let single = |value: &Value, field: &str| -> Result<String, ConfigError> {
+        let method = expect_str(value, field)?;
+        check_method(method).map_err(|reason| ConfigError::new(field, reason))?;
+        Ok(method.to_string())
+    };
+    match value {
+        Value::String(s) if s == "*" => Ok(MethodSet::any()),
+        Value::String(_) => Ok(MethodSet(Some(vec![single(value, field)?]))),
+        Value::Array(list) if !list.is_empty() => {
+            let methods = list.iter().enumerate().map(|(i, v)| single(v, &format!("{field}[{i}]"))).collect::<Result<_, _>>()?;
+            Ok(MethodSet(Some(methods)))
+        }
+        Value::Array(_) => Err(ConfigError::new(field, "empty list (omit 'method' to allow any method)")),
+        other => Err(ConfigError::new(field, format!("expected \"GET\" or [\"GET\", \"HEAD\"], found {}", kind(other)))),
+    }
+}
+
+/// `{"x-api-version": "2"}` (exact values) or a list of `{name, exact|prefix|regex|present|absent}`.
+fn parse_headers(value: &Value, field: &str) -> Result<Vec<HeaderMatch>, ConfigError> {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(name, v)| {
+                let value = expect_str(v, &join(field, name))?;
+                Ok(HeaderMatch { name: header_name(name, field)?, rule: HeaderRule::Exact(value.to_string()) })
+            })
+            .collect(),
+        Value::Array(list) => list.iter().enumerate().map(|(i, v)| parse_header(v, &format!("{field}[{i}]"))).collect(),
+        other => Err(ConfigError::new(field, format!("expected an object or an array, found {}", kind(other)))),
+    }
+}
+
+fn header_name(name: &str, field: &str) -> Result<String, ConfigError> {
+    if name.is_empty() || name.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+        return Err(ConfigError::new(field, format!("'{name}' is not a header name")));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+fn parse_header(value: &Value, field: &str) -> Result<HeaderMatch, ConfigError> {
+    let object = expect_object(value, field)?;
+    reject_unknown(object, field, HEADER_FIELDS)?;
+    let name_field = join(field, "name");
+    let name = expect_str(object.get("name").ok_or_else(|| ConfigError::new(&name_field, "required"))?, &name_field)?;
+    let name = header_name(name, &name_field)?;
+    let rules: Vec<&str> = ["exact", "prefix", "regex", "present", "absent"].into_iter().filter(|k| object.contains_key(*k)).collect();
+    let rule = match rules.as_slice() {
+        [] => HeaderRule::Present,
+        [key] => {
+            let key_field = join(field, key);
+            let value = &object[*key];
+            match *key {
+                "exact" => HeaderRule::Exact(expect_str(value, &key_field)?.to_string()),
+                "prefix" => HeaderRule::Prefix(expect_str(value, &key_field)?.to_string()),
+                "regex" => {
+                    let pattern = format!("^(?:{})$", expect_str(value, &key_field)?);
+                    HeaderRule::Regex(build_regex(&pattern).map_err(|reason| ConfigError::new(&key_field, reason))?)
+                }
+                "present" if expect_bool(value, &key_field)? => HeaderRule::Present,
+                "present" => HeaderRule::Absent,
+                _ if expect_bool(value, &key_field)? => HeaderRule::Absent,
+                _ => HeaderRule::Present,
+            }
+        }
+        many => return Err(ConfigError::new(field, format!("give one of exact, prefix, regex, present, absent (found {})", many.join(" and ")))),
+    };
+    Ok(HeaderMatch { name, rule })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse as parse_config, Config};
+
+    fn native(json: &str) -> NativeConfig {
+        match parse_config(json.as_bytes()).unwrap() {
+            Config::Native(config) => config,
+            Config::AttributeGen(_) => panic!("not native"),
+        }
+    }
+
+    fn error(json: &str) -> String {
+        parse_config(json.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn shorthand_routes() {
+        let config = native(r#"{"routes": ["GET /books/{id}", "/health", "* /x", "GET|HEAD /y"]}"#);
+        assert_eq!(config.output_attribute, "istio_operationId");
+        assert_eq!(config.default, None);
+        let r = &config.routes;
+        assert_eq!(r[0].name, "GET /books/{id}");
+        assert_eq!(r[0].methods, MethodSet::only(&["GET"]));
+        assert!(matches!(r[0].path, PathMatch::Template(_)));
+        assert!(r[1].methods.is_any() && r[2].methods.is_any());
+        assert_eq!(r[3].methods, MethodSet::only(&["GET", "HEAD"]));
+    }
+
+    #[test]
+    fn object_routes() {
+        let config = native(
+            r#"{"default": "[DEFAULT]", "output_attribute": "route", "debug": true, "routes": [
+                {"name": "a", "method": ["GET", "HEAD"], "path_prefix": "/a"},
+                {"name": "b", "path_exact": "/b"},
+                {"name": "c", "path_regex": "/c/[0-9]+", "headers": {"X-Api": "2"}},
+                {"name": "d", "method": "*", "headers": [{"name": "x", "prefix": "v"}, {"name": "y", "absent": true}, {"name": "z"}]}
+            ]}"#,
+        );
+        assert_eq!(config.default.as_deref(), Some("[DEFAULT]"));
+        assert_eq!(config.output_attribute, "route");
+        assert!(config.debug);
+        assert!(matches!(&config.routes[0].path, PathMatch::Prefix(p) if p == b"/a"));
+        assert!(matches!(&config.routes[1].path, PathMatch::Exact(p) if p == b"/b"));
+        assert!(matches!(&config.routes[2].path, PathMatch::Regex(r) if r.is_match(b"/c/1") && !r.is_match(b"/c/1/x")));
+        assert_eq!(config.routes[2].headers[0].name, "x-api");
+        assert!(config.routes[3].methods.is_any());
+        assert!(matches!(config.routes[3].path, PathMatch::Any));
+        assert!(matches!(config.routes[3].headers[1].rule, HeaderRule::Absent));
+        assert!(matches!(config.routes[3].headers[2].rule, HeaderRule::Present));
+    }
+
+    #[test]
+    fn services() {
+        let config = native(r#"{"services": [{"hosts": ["Books", "books:8080"], "routes": ["/"], "default": "books-other"}]}"#);
+        assert_eq!(config.services[0].hosts, vec!["books", "books:8080"]);
+        assert_eq!(config.services[0].default.as_deref(), Some("books-other"));
+    }
+
+    #[test]
+    fn errors_carry_field_paths() {
+        assert_eq!(error(r#"{"routes": ["GET /a", {"name": "x", "path": "/books/{id"}]}"#), "routes[1].path: unclosed '{' (at byte 7)");
+        assert_eq!(error(r#"{"routes": ["GET books"]}"#), "routes[0]: 'GET books': expected \"METHOD /path/template\" or \"/path/template\"");
+        assert!(error(r#"{"routes": [{"name": "x", "path_regx": "/a"}]}"#).starts_with("routes[0].path_regx: unknown field"));
+        assert!(error(r#"{"rutes": []}"#).starts_with("rutes: unknown field"));
+        assert_eq!(error(r#"{"routes": [{"path": "/a"}]}"#), "routes[0].name: required (the route name that metrics will show)");
+        assert!(error(r#"{"routes": [{"name": "x", "path": "/a", "path_prefix": "/b"}]}"#).contains("give one of path"));
+        assert!(error(r#"{"routes": [{"name": "x", "path_regex": "("}]}"#).starts_with("routes[0].path_regex: invalid regex"));
+        assert!(error(r#"{"routes": [{"name": "x", "method": "get"}]}"#).starts_with("routes[0].method: 'get' is not a method"));
+        assert!(error(r#"{"routes": [{"name": "x", "method": []}]}"#).contains("empty list"));
+        assert!(error(r#"{"routes": [{"name": "x", "path_prefix": "a"}]}"#).contains("must start with '/'"));
+        assert!(error(r#"{"routes": [3]}"#).starts_with("routes[0]: expected a string like"));
+        assert_eq!(error(r#"{"routes": "GET /"}"#), "routes: expected an array, found a string");
+        assert!(error(r#"{"services": [{"hosts": ["a"]}, {"hosts": ["b", "A"]}]}"#).starts_with("services[1].hosts[1]: 'a' is already listed by services[0]"));
+        assert_eq!(error(r#"{"services": [{"hosts": []}]}"#), "services[0].hosts: list at least one host");
+        assert!(error(r#"{"routes": []}"#).contains("never set anything"));
+        assert!(error(r#"{"default": "", "routes": ["/"]}"#).starts_with("default: must not be empty"));
+        assert!(error(r#"{"normalize": {"merge_slash": true}, "routes": ["/"]}"#).starts_with("normalize.merge_slash: unknown field"));
+        assert!(error(r#"{"routes": [{"name": "x", "headers": [{"name": "x", "exact": "a", "prefix": "b"}]}]}"#).contains("give one of exact"));
+        assert!(error(r#"{"output_attribute": "wasm.x", "routes": ["/"]}"#).contains("bare name"));
+    }
+
+    #[test]
+    fn case_insensitive_lowers_literals() {
+        let config = native(r#"{"normalize": {"case_insensitive": true}, "routes": [{"name": "x", "path_exact": "/Books"}]}"#);
+        assert!(matches!(&config.routes[0].path, PathMatch::Exact(p) if p == b"/books"));
+        assert!(config.normalize.case_insensitive && config.normalize.merge_slashes);
+    }
+}

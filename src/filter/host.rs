@@ -1,0 +1,126 @@
+//! The host calls routegen makes, none of which can panic.
+//!
+//! The proxy-wasm SDK's own wrappers (`hostcalls::set_property`, `get_map_value_bytes`,
+//! `define_metric`, …) `panic!` on any status they do not expect, and a panic traps the VM for
+//! every request on the worker. So the few calls we need are declared here against the ABI
+//! directly and every status comes back as a `Result`.
+
+use std::ptr::{null, null_mut};
+
+/// A proxy-wasm status code other than OK.
+pub type Status = u32;
+const OK: u32 = 0;
+const NOT_FOUND: u32 = 1;
+
+pub const REQUEST_HEADERS: u32 = 0;
+pub const RESPONSE_HEADERS: u32 = 2;
+pub const RESPONSE_TRAILERS: u32 = 3;
+
+pub const COUNTER: u32 = 0;
+pub const HISTOGRAM: u32 = 2;
+
+#[allow(clashing_extern_declarations)]
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_set_property(path: *const u8, path_size: usize, value: *const u8, value_size: usize) -> u32;
+    fn proxy_get_property(path: *const u8, path_size: usize, out: *mut *mut u8, out_size: *mut usize) -> u32;
+    fn proxy_get_header_map_value(map: u32, key: *const u8, key_size: usize, out: *mut *mut u8, out_size: *mut usize) -> u32;
+    fn proxy_get_buffer_bytes(buffer: u32, start: usize, max: usize, out: *mut *mut u8, out_size: *mut usize) -> u32;
+    fn proxy_call_foreign_function(
+        name: *const u8,
+        name_size: usize,
+        args: *const u8,
+        args_size: usize,
+        out: *mut *mut u8,
+        out_size: *mut usize,
+    ) -> u32;
+    fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
+    fn proxy_increment_metric(id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(id: u32, value: u64) -> u32;
+}
+
+/// Takes ownership of a buffer the host allocated in our memory (through the SDK's exported
+/// `proxy_on_memory_allocate`, which uses the global allocator).
+fn take(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: the host allocated `size` bytes at `data` with our allocator and hands them over.
+    unsafe { Vec::from_raw_parts(data, size, size) }
+}
+
+/// Reads a buffer-returning call's result: `Ok(None)` for NOT_FOUND.
+fn read(call: impl FnOnce(*mut *mut u8, *mut usize) -> u32) -> Result<Option<Vec<u8>>, Status> {
+    let mut data: *mut u8 = null_mut();
+    let mut size: usize = 0;
+    match call(&mut data, &mut size) {
+        OK => Ok(Some(take(data, size))),
+        NOT_FOUND => Ok(None),
+        status => Err(status),
+    }
+}
+
+/// A property path is its segments joined by NUL.
+fn property_path(path: &[&str]) -> Vec<u8> {
+    path.join("\0").into_bytes()
+}
+
+/// Writes filter state `wasm.<name>` (one path segment).
+pub fn set_property(name: &str, value: &[u8]) -> Result<(), Status> {
+    // SAFETY: pointers and lengths describe live slices for the duration of the call.
+    match unsafe { proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len()) } {
+        OK => Ok(()),
+        status => Err(status),
+    }
+}
+
+pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
+    let path = property_path(path);
+    // SAFETY: as above; the out-pointers are valid locals.
+    read(|out, size| unsafe { proxy_get_property(path.as_ptr(), path.len(), out, size) })
+}
+
+pub fn header(map: u32, name: &str) -> Result<Option<Vec<u8>>, Status> {
+    // SAFETY: as above.
+    read(|out, size| unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), out, size) })
+}
+
+/// The plugin configuration bytes (buffer type 7).
+pub fn plugin_configuration() -> Result<Vec<u8>, Status> {
+    const PLUGIN_CONFIGURATION: u32 = 7;
+    // SAFETY: as above.
+    read(|out, size| unsafe { proxy_get_buffer_bytes(PLUGIN_CONFIGURATION, 0, usize::MAX, out, size) })
+        .map(Option::unwrap_or_default)
+}
+
+pub fn call_foreign(name: &str, args: &[u8]) -> Result<Vec<u8>, Status> {
+    let args_ptr = if args.is_empty() { null() } else { args.as_ptr() };
+    // SAFETY: as above.
+    read(|out, size| unsafe { proxy_call_foreign_function(name.as_ptr(), name.len(), args_ptr, args.len(), out, size) })
+        .and_then(|result| result.ok_or(NOT_FOUND))
+}
+
+pub fn define_metric(kind: u32, name: &str) -> Result<u32, Status> {
+    let mut id = 0u32;
+    // SAFETY: as above.
+    match unsafe { proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) } {
+        OK => Ok(id),
+        status => Err(status),
+    }
+}
+
+pub fn increment_metric(id: u32, offset: i64) -> Result<(), Status> {
+    // SAFETY: plain values.
+    match unsafe { proxy_increment_metric(id, offset) } {
+        OK => Ok(()),
+        status => Err(status),
+    }
+}
+
+pub fn record_metric(id: u32, value: u64) -> Result<(), Status> {
+    // SAFETY: plain values.
+    match unsafe { proxy_record_metric(id, value) } {
+        OK => Ok(()),
+        status => Err(status),
+    }
+}

@@ -1,0 +1,240 @@
+//! The proxy-wasm shell: the only code that talks to Envoy.
+//!
+//! `on_configure` compiles the plugin configuration once per VM; each request then reads
+//! `:method`, `:path` and `:authority`, asks the engine, and writes the route name as filter
+//! state. Nothing here may panic: a trap would take down the VM for the whole worker.
+
+mod host;
+
+use crate::cel::{Activation, Attr, Value};
+use crate::config::Phase;
+use crate::engine::{self, AttributePlan, Condition, Engine, HeaderSource, HostCel, Mode, Outcome, RequestLine};
+use log::{error, info, warn};
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+use std::rc::Rc;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Trace);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { engine: None }) });
+}}
+
+struct Root {
+    engine: Option<Rc<Engine>>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = match host::plugin_configuration() {
+            Ok(bytes) => bytes,
+            Err(status) => {
+                error!("routegen: cannot read the plugin configuration (status {status})");
+                return false;
+            }
+        };
+        match engine::compile_bytes(&bytes, &mut EnvoyCel) {
+            Ok((engine, notes)) => {
+                for note in notes {
+                    info!("routegen: {note}");
+                }
+                info!("routegen: configuration loaded ({})", summary(&engine));
+                if let Some(old) = self.engine.replace(Rc::new(engine)) {
+                    release_host_expressions(&old);
+                }
+                true
+            }
+            Err(e) => {
+                error!("routegen: configuration rejected: {e}");
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        // Must return Some: the SDK panics on None. Without an engine the context does nothing.
+        Some(Box::new(Request { engine: self.engine.clone(), scratch: Vec::new() }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+fn summary(engine: &Engine) -> String {
+    match &engine.mode {
+        Mode::Native(plan) => format!("native: {} routes, {} services", plan.routes().count(), plan.services.len()),
+        Mode::AttributeGen(attributes) => {
+            let matches: usize = attributes.iter().map(|a| a.matches.len()).sum();
+            let indexed: usize = attributes.iter().map(AttributePlan::indexed_len).sum();
+            format!("attributegen: {} attributes, {matches} matches, {indexed} indexed", attributes.len())
+        }
+    }
+}
+
+fn release_host_expressions(engine: &Engine) {
+    if let Mode::AttributeGen(attributes) = &engine.mode {
+        for m in attributes.iter().flat_map(|a| a.matches.iter()) {
+            if let Condition::Host { token: Some(token), .. } = m.condition {
+                let _ = host::call_foreign("expr_delete", &token.to_le_bytes());
+            }
+        }
+    }
+}
+
+struct Request {
+    engine: Option<Rc<Engine>>,
+    /// Reused candidate buffer for the index.
+    scratch: Vec<u32>,
+}
+
+impl Context for Request {}
+
+impl HttpContext for Request {
+    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        let Some(engine) = self.engine.clone() else { return Action::Continue };
+        match &engine.mode {
+            Mode::Native(plan) => {
+                let method = request_header(":method").unwrap_or_default();
+                let path = request_header(":path").unwrap_or_default();
+                let authority = request_header(":authority").unwrap_or_default();
+                let line = RequestLine { method: &method, path: &path, authority: &authority };
+                let decision = plan.decide(&line, &mut HostHeaders, &mut self.scratch);
+                if engine.debug {
+                    info!(
+                        "routegen: {} {} (authority {}) -> {}",
+                        String::from_utf8_lossy(&method),
+                        String::from_utf8_lossy(&path),
+                        String::from_utf8_lossy(&authority),
+                        decision.name.unwrap_or("<unset>")
+                    );
+                }
+                if let Some(name) = decision.name {
+                    write_attribute(&plan.output_attribute, name);
+                }
+            }
+            Mode::AttributeGen(attributes) => self.run_attributes(&engine, attributes, Phase::OnRequest),
+        }
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        let Some(engine) = self.engine.clone() else { return };
+        if let Mode::AttributeGen(attributes) = &engine.mode {
+            self.run_attributes(&engine, attributes, Phase::AfterResponse);
+        }
+    }
+}
+
+impl Request {
+    fn run_attributes(&mut self, engine: &Engine, attributes: &[AttributePlan], phase: Phase) {
+        let mut activation = HostActivation::default();
+        let method = request_header(":method");
+        let path = request_header(":path");
+        for attribute in attributes.iter().filter(|a| a.phase == phase) {
+            let line = match (&method, &path) {
+                (Some(m), Some(p)) => Some((m.as_slice(), p.as_slice())),
+                _ => None,
+            };
+            let outcome = attribute.evaluate(line, &mut activation, &mut EnvoyCel, &mut self.scratch);
+            match outcome {
+                Outcome::Set(value) => write_attribute(&attribute.output_attribute, value),
+                Outcome::NoMatch => {}
+                Outcome::Error { position, ref message } => {
+                    // attributegen's semantics: the attribute is abandoned for this request.
+                    if engine.debug {
+                        warn!("routegen: {}: match[{position}] failed to evaluate: {message}", attribute.output_attribute);
+                    }
+                }
+            }
+            if engine.debug {
+                info!("routegen: {} -> {:?}", attribute.output_attribute, outcome);
+            }
+        }
+    }
+}
+
+fn request_header(name: &str) -> Option<Vec<u8>> {
+    host::header(host::REQUEST_HEADERS, name).ok().flatten()
+}
+
+fn write_attribute(name: &str, value: &str) {
+    if let Err(status) = host::set_property(name, value.as_bytes()) {
+        warn!("routegen: could not set filter state wasm.{name} (status {status})");
+    }
+}
+
+struct HostHeaders;
+
+impl HeaderSource for HostHeaders {
+    fn header(&mut self, name: &str) -> Option<Vec<u8>> {
+        request_header(name)
+    }
+}
+
+/// CEL attributes read from the host on first use.
+#[derive(Default)]
+struct HostActivation;
+
+fn text(bytes: Vec<u8>) -> Value {
+    Value::Str(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Envoy serialises integer properties as 8 little-endian bytes.
+fn integer(bytes: Vec<u8>) -> Option<Value> {
+    let array: [u8; 8] = bytes.as_slice().try_into().ok()?;
+    Some(Value::Int(i64::from_le_bytes(array)))
+}
+
+impl Activation for HostActivation {
+    fn attr(&mut self, attr: Attr) -> Option<Value> {
+        let header = |name: &str| request_header(name).map(text);
+        let property = |path: &[&str]| host::get_property(path).ok().flatten();
+        match attr {
+            Attr::RequestMethod => header(":method"),
+            Attr::RequestPath => header(":path"),
+            Attr::RequestUrlPath => request_header(":path").map(|mut p| {
+                if let Some(end) = p.iter().position(|&b| b == b'?') {
+                    p.truncate(end);
+                }
+                text(p)
+            }),
+            Attr::RequestHost => header(":authority"),
+            Attr::RequestScheme => header(":scheme"),
+            Attr::RequestId => header("x-request-id"),
+            Attr::RequestReferer => header("referer"),
+            Attr::RequestUseragent => header("user-agent"),
+            Attr::RequestProtocol => property(&["request", "protocol"]).map(text),
+            Attr::RequestQuery => property(&["request", "query"]).map(text),
+            Attr::ResponseCode => property(&["response", "code"]).and_then(integer),
+            Attr::ResponseGrpcStatus => property(&["response", "grpc_status"]).and_then(integer),
+        }
+    }
+
+    fn header(&mut self, response: bool, name: &str) -> Option<String> {
+        let map = if response { host::RESPONSE_HEADERS } else { host::REQUEST_HEADERS };
+        host::header(map, name).ok().flatten().map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// Envoy's CEL, through the foreign functions attributegen itself uses.
+struct EnvoyCel;
+
+impl HostCel for EnvoyCel {
+    fn create(&mut self, source: &str) -> Result<u32, String> {
+        let token = host::call_foreign("expr_create", source.as_bytes())
+            .map_err(|status| format!("expr_create failed (status {status})"))?;
+        let bytes: [u8; 4] = token.as_slice().try_into().map_err(|_| "expr_create returned no token".to_string())?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn evaluate(&mut self, token: u32) -> Result<bool, String> {
+        let result = host::call_foreign("expr_evaluate", &token.to_le_bytes())
+            .map_err(|status| format!("evaluation failed (status {status})"))?;
+        match result.as_slice() {
+            [b] => Ok(*b != 0),
+            other => Err(format!("condition did not evaluate to a bool ({} bytes)", other.len())),
+        }
+    }
+}

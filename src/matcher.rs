@@ -1,0 +1,299 @@
+//! The compiled path index: given a path, which routes' path conditions can hold?
+//!
+//! Sequential first-match (what attributegen and Linkerd do) costs one test per route. Here
+//! every path condition is filed once, at config time, in an index that answers in time
+//! bounded by the path and the table's shape, not its length:
+//! - exact paths in a hash map;
+//! - prefixes, and regexes by their literal prefix, in a byte trie walked once along the path;
+//! - templates in a segment trie where every edge consumes one segment, so each trie node is
+//!   visited at most once per request.
+//!
+//! The index yields *candidates* in ascending route order; the caller then checks the cheap
+//! remaining conditions (method, headers, a regex) in that order and stops at the first route
+//! that holds. Because every route whose path can match is a candidate, and candidates are
+//! tried lowest index first, the answer is exactly that of a sequential first-match scan
+//! (`reference::first_match`, checked by a differential test).
+
+use crate::route::{PathMatch, PathRegex};
+use crate::template::{split_segments, Glob, Segment, Template};
+use std::collections::HashMap;
+
+/// Route indices are `u32`: a table is capped far below that (see `config::MAX_ROUTES`).
+pub type RouteId = u32;
+
+#[derive(Debug, Default)]
+pub struct PathIndex {
+    exact: HashMap<Box<[u8]>, Vec<RouteId>>,
+    /// Prefix routes and prefix-filed regex routes.
+    prefixes: ByteTrie,
+    templates: SegmentTrie,
+    /// Routes with no usable path key: no path condition, or a regex without a literal prefix.
+    always: Vec<RouteId>,
+    /// Per route, the regex still to confirm once it is reached (None for every other kind).
+    regexes: Vec<Option<PathRegex>>,
+}
+
+impl PathIndex {
+    pub fn new<'a>(paths: impl IntoIterator<Item = &'a PathMatch>) -> PathIndex {
+        let mut index = PathIndex::default();
+        for (id, path) in paths.into_iter().enumerate() {
+            let id = id as RouteId;
+            let mut regex = None;
+            match path {
+                PathMatch::Any => index.always.push(id),
+                PathMatch::Exact(bytes) => index.exact.entry(bytes.clone().into()).or_default().push(id),
+                PathMatch::Prefix(bytes) => index.prefixes.insert(bytes, id),
+                PathMatch::Template(template) => match template.literal_path() {
+                    Some(bytes) => index.exact.entry(bytes.into()).or_default().push(id),
+                    None => index.templates.insert(template, id),
+                },
+                PathMatch::Regex(path_regex) => {
+                    if path_regex.literal_prefix.is_empty() {
+                        index.always.push(id);
+                    } else {
+                        index.prefixes.insert(&path_regex.literal_prefix, id);
+                    }
+                    regex = Some(path_regex.clone());
+                }
+            }
+            index.regexes.push(regex);
+        }
+        index
+    }
+
+    /// Fills `out` with every route whose path condition may hold, ascending and unique.
+    /// Regex routes among them are confirmed later with [`PathIndex::confirm`], lazily,
+    /// because most lookups stop at an earlier candidate.
+    pub fn candidates(&self, path: &[u8], out: &mut Vec<RouteId>) {
+        out.clear();
+        out.extend_from_slice(&self.always);
+        if let Some(ids) = self.exact.get(path) {
+            out.extend_from_slice(ids);
+        }
+        self.prefixes.collect(path, out);
+        self.templates.collect(path, out);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The last check for a candidate: runs its regex, if it has one.
+    pub fn confirm(&self, id: RouteId, path: &[u8]) -> bool {
+        match self.regexes.get(id as usize) {
+            Some(Some(regex)) => regex.is_match(path),
+            Some(None) => true,
+            None => false,
+        }
+    }
+
+    /// Number of index entries that are not keyed (scanned on every request).
+    pub fn unkeyed_len(&self) -> usize {
+        self.always.len()
+    }
+}
+
+/// A byte trie: every stored key that is a prefix of the path yields its routes.
+#[derive(Debug)]
+struct ByteTrie {
+    nodes: Vec<ByteNode>,
+}
+
+#[derive(Debug, Default)]
+struct ByteNode {
+    /// Sorted by byte, for binary search.
+    edges: Vec<(u8, u32)>,
+    routes: Vec<RouteId>,
+}
+
+impl Default for ByteTrie {
+    fn default() -> Self {
+        ByteTrie { nodes: vec![ByteNode::default()] }
+    }
+}
+
+impl ByteTrie {
+    fn insert(&mut self, key: &[u8], id: RouteId) {
+        let mut node = 0usize;
+        for &b in key {
+            node = match self.nodes[node].edges.binary_search_by_key(&b, |&(edge, _)| edge) {
+                Ok(at) => self.nodes[node].edges[at].1 as usize,
+                Err(at) => {
+                    let child = self.nodes.len();
+                    self.nodes.push(ByteNode::default());
+                    self.nodes[node].edges.insert(at, (b, child as u32));
+                    child
+                }
+            };
+        }
+        self.nodes[node].routes.push(id);
+    }
+
+    fn collect(&self, path: &[u8], out: &mut Vec<RouteId>) {
+        let mut node = &self.nodes[0];
+        out.extend_from_slice(&node.routes);
+        for b in path {
+            match node.edges.binary_search_by_key(b, |&(edge, _)| edge) {
+                Ok(at) => match self.nodes.get(node.edges[at].1 as usize) {
+                    Some(next) => node = next,
+                    None => return,
+                },
+                Err(_) => return,
+            }
+            out.extend_from_slice(&node.routes);
+        }
+    }
+}
+
+/// A trie over path segments. Each edge consumes exactly one segment, so a node's depth is
+/// the number of segments consumed and a lookup visits each node at most once.
+#[derive(Debug)]
+struct SegmentTrie {
+    nodes: Vec<SegmentNode>,
+}
+
+#[derive(Debug, Default)]
+struct SegmentNode {
+    literal: HashMap<Box<[u8]>, u32>,
+    any: Option<u32>,
+    any_or_empty: Option<u32>,
+    globs: Vec<(Glob, u32)>,
+    /// Routes whose template ends here.
+    end: Vec<RouteId>,
+    /// Routes whose template ends here with `**` (any remainder, even none).
+    rest: Vec<RouteId>,
+}
+
+impl Default for SegmentTrie {
+    fn default() -> Self {
+        SegmentTrie { nodes: vec![SegmentNode::default()] }
+    }
+}
+
+impl SegmentTrie {
+    fn insert(&mut self, template: &Template, id: RouteId) {
+        let mut node = 0usize;
+        for segment in &template.segments {
+            let existing = match segment {
+                Segment::Literal(bytes) => self.nodes[node].literal.get(bytes).copied(),
+                Segment::Any { allow_empty: false } => self.nodes[node].any,
+                Segment::Any { allow_empty: true } => self.nodes[node].any_or_empty,
+                Segment::Glob(glob) => {
+                    self.nodes[node].globs.iter().find(|(g, _)| g == glob).map(|&(_, child)| child)
+                }
+            };
+            node = match existing {
+                Some(child) => child as usize,
+                None => {
+                    let child = self.nodes.len() as u32;
+                    self.nodes.push(SegmentNode::default());
+                    let parent = &mut self.nodes[node];
+                    match segment {
+                        Segment::Literal(bytes) => {
+                            parent.literal.insert(bytes.clone(), child);
+                        }
+                        Segment::Any { allow_empty: false } => parent.any = Some(child),
+                        Segment::Any { allow_empty: true } => parent.any_or_empty = Some(child),
+                        Segment::Glob(glob) => parent.globs.push((glob.clone(), child)),
+                    }
+                    child as usize
+                }
+            };
+        }
+        let leaf = &mut self.nodes[node];
+        if template.rest {
+            leaf.rest.push(id);
+        } else {
+            leaf.end.push(id);
+        }
+    }
+
+    fn collect(&self, path: &[u8], out: &mut Vec<RouteId>) {
+        if self.nodes.len() == 1 && self.nodes[0].rest.is_empty() {
+            return; // no templates at all
+        }
+        let Some(segments) = split_segments(path) else { return };
+        let mut stack: Vec<(u32, usize)> = vec![(0, 0)];
+        while let Some((node_id, depth)) = stack.pop() {
+            let Some(node) = self.nodes.get(node_id as usize) else { continue };
+            out.extend_from_slice(&node.rest);
+            let Some(segment) = segments.get(depth) else {
+                out.extend_from_slice(&node.end);
+                continue;
+            };
+            if let Some(&child) = node.literal.get(*segment) {
+                stack.push((child, depth + 1));
+            }
+            if let Some(child) = node.any_or_empty {
+                stack.push((child, depth + 1));
+            }
+            if segment.is_empty() {
+                continue;
+            }
+            if let Some(child) = node.any {
+                stack.push((child, depth + 1));
+            }
+            for (glob, child) in &node.globs {
+                if glob.matches(segment) {
+                    stack.push((*child, depth + 1));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(paths: &[PathMatch]) -> PathIndex {
+        PathIndex::new(paths.iter())
+    }
+
+    fn template(text: &str) -> PathMatch {
+        PathMatch::Template(Template::parse(text).unwrap())
+    }
+
+    fn confirmed(index: &PathIndex, path: &str) -> Vec<RouteId> {
+        let mut out = Vec::new();
+        index.candidates(path.as_bytes(), &mut out);
+        out.retain(|&id| index.confirm(id, path.as_bytes()));
+        out
+    }
+
+    #[test]
+    fn every_kind_is_found() {
+        let idx = index(&[
+            PathMatch::Exact(b"/books".to_vec()),
+            PathMatch::Prefix(b"/bo".to_vec()),
+            template("/books/{id}"),
+            PathMatch::Regex(PathRegex::new("/books/[0-9]+", true, false).unwrap()),
+            PathMatch::Any,
+            template("/books/**"),
+            PathMatch::Regex(PathRegex::new("[0-9]$", false, false).unwrap()),
+        ]);
+        assert_eq!(confirmed(&idx, "/books"), vec![0, 1, 4, 5]);
+        assert_eq!(confirmed(&idx, "/books/12"), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(confirmed(&idx, "/books/ab"), vec![1, 2, 4, 5]);
+        assert_eq!(confirmed(&idx, "/x"), vec![4]);
+    }
+
+    #[test]
+    fn templates_share_trie_nodes() {
+        let idx = index(&[template("/a/{x}/c"), template("/a/{y}/d"), template("/a/b/c"), template("/a/{z}.json")]);
+        assert_eq!(confirmed(&idx, "/a/b/c"), vec![0, 2]);
+        assert_eq!(confirmed(&idx, "/a/q/d"), vec![1]);
+        assert_eq!(confirmed(&idx, "/a/q.json"), vec![3]);
+        assert_eq!(confirmed(&idx, "/a//c"), Vec::<RouteId>::new(), "a variable never matches an empty segment");
+    }
+
+    #[test]
+    fn regex_candidates_are_confirmed_lazily() {
+        let idx = index(&[PathMatch::Regex(PathRegex::new("/books/[0-9]+", true, false).unwrap())]);
+        let mut out = Vec::new();
+        idx.candidates(b"/books/abc", &mut out);
+        assert_eq!(out, vec![0], "filed under its literal prefix");
+        assert!(!idx.confirm(0, b"/books/abc"));
+        idx.candidates(b"/authors/1", &mut out);
+        assert!(out.is_empty(), "prefix does not match, regex never runs");
+        assert_eq!(idx.unkeyed_len(), 0);
+    }
+}

@@ -1,0 +1,245 @@
+//! What a route is, independent of how it was written (native JSON, shorthand string,
+//! an attributegen CEL condition, an OpenAPI operation).
+
+use crate::template::Template;
+use regex_lite::{Regex, RegexBuilder};
+use std::fmt;
+
+/// Compiled size cap for one regex (bytes of regex-lite program); hostile or accidental
+/// huge patterns are refused at config time instead of eating VM memory.
+pub const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+/// Nesting cap for one regex, bounding the parser's recursion.
+pub const REGEX_NEST_LIMIT: u32 = 64;
+
+/// Builds a regex with the project's limits. regex-lite never backtracks, so matching stays
+/// linear in the input whatever the pattern.
+pub fn build_regex(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .nest_limit(REGEX_NEST_LIMIT)
+        .build()
+        .map_err(|e| format!("invalid regex '{pattern}': {e}"))
+}
+
+/// One named route: the first route whose every condition holds wins.
+#[derive(Clone, Debug)]
+pub struct RouteSpec {
+    pub name: String,
+    pub methods: MethodSet,
+    pub path: PathMatch,
+    pub headers: Vec<HeaderMatch>,
+}
+
+/// Allowed request methods; `None` means any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MethodSet(pub Option<Vec<String>>);
+
+impl MethodSet {
+    pub fn any() -> MethodSet {
+        MethodSet(None)
+    }
+
+    pub fn only(methods: &[&str]) -> MethodSet {
+        MethodSet(Some(methods.iter().map(|m| m.to_string()).collect()))
+    }
+
+    pub fn allows(&self, method: &[u8]) -> bool {
+        match &self.0 {
+            None => true,
+            Some(list) => list.iter().any(|m| m.as_bytes() == method),
+        }
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl fmt::Display for MethodSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            None => f.write_str("*"),
+            Some(list) => f.write_str(&list.join("|")),
+        }
+    }
+}
+
+/// How a route constrains the path (always the path without query or fragment).
+#[derive(Clone, Debug)]
+pub enum PathMatch {
+    /// No path condition.
+    Any,
+    Exact(Vec<u8>),
+    /// Plain byte prefix, like Envoy's route `prefix` and CEL `startsWith`.
+    Prefix(Vec<u8>),
+    Template(Template),
+    Regex(PathRegex),
+}
+
+impl PathMatch {
+    /// Whether this condition holds for `path` (already cut at the query and normalised).
+    /// The one-route check, for the reference scan and `explain`; requests go through the index.
+    pub fn matches(&self, path: &[u8]) -> bool {
+        match self {
+            PathMatch::Any => true,
+            PathMatch::Exact(bytes) => bytes.as_slice() == path,
+            PathMatch::Prefix(bytes) => path.starts_with(bytes),
+            PathMatch::Template(template) => template.matches(path),
+            PathMatch::Regex(regex) => regex.is_match(path),
+        }
+    }
+}
+
+/// A path regex with what the matcher needs to avoid running it.
+#[derive(Clone, Debug)]
+pub struct PathRegex {
+    /// The pattern as the user wrote it (for messages).
+    pub source: String,
+    /// The pattern actually compiled (anchored for native `path_regex`).
+    pub regex: Regex,
+    /// Every path this regex can match starts with these bytes; empty if unknown.
+    pub literal_prefix: Vec<u8>,
+}
+
+impl PathRegex {
+    /// `anchored`: whole-path match (native `path_regex`, like Envoy's `safe_regex`);
+    /// otherwise a search anywhere in the path (CEL `matches`, RE2 partial match).
+    pub fn new(source: &str, anchored: bool, case_insensitive: bool) -> Result<PathRegex, String> {
+        let mut compiled = if anchored { format!("^(?:{source})$") } else { source.to_string() };
+        if case_insensitive {
+            compiled = format!("(?i){compiled}");
+        }
+        let regex = build_regex(&compiled)?;
+        let literal_prefix = if case_insensitive { Vec::new() } else { literal_prefix(&compiled) };
+        Ok(PathRegex { source: source.to_string(), regex, literal_prefix })
+    }
+
+    /// Wraps a regex compiled elsewhere (the CEL parser's RE2-compatible compile) for a
+    /// search anywhere in the path.
+    pub fn from_search(source: &str, regex: Regex) -> PathRegex {
+        PathRegex { source: source.to_string(), regex, literal_prefix: literal_prefix(source) }
+    }
+
+    pub fn is_match(&self, path: &[u8]) -> bool {
+        match std::str::from_utf8(path) {
+            Ok(text) => self.regex.is_match(text),
+            // Non-UTF-8 bytes can only be matched by regexes that do not care about them.
+            Err(_) => self.regex.is_match(&String::from_utf8_lossy(path)),
+        }
+    }
+}
+
+/// The literal text every match must start with, for a pattern anchored at `^`.
+/// Conservative: any construct it does not understand ends the prefix, and alternation
+/// anywhere (which could escape the anchor) gives no prefix at all.
+pub fn literal_prefix(pattern: &str) -> Vec<u8> {
+    let body = pattern.strip_prefix("^(?:").or_else(|| pattern.strip_prefix('^'));
+    let Some(body) = body else { return Vec::new() };
+    if pattern.contains('|') {
+        return Vec::new();
+    }
+    let bytes = body.as_bytes();
+    let mut prefix = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let (literal, width) = match bytes[i] {
+            b'\\' => match bytes.get(i + 1) {
+                Some(&b) if b.is_ascii_punctuation() => (b, 2),
+                _ => break,
+            },
+            b'.' | b'+' | b'*' | b'?' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'^' | b'$' | b'|' => break,
+            b if b.is_ascii() => (b, 1),
+            _ => break,
+        };
+        // A quantifier after this literal makes it optional or repeatable: stop before it.
+        if matches!(bytes.get(i + width), Some(b'?' | b'*' | b'{')) {
+            break;
+        }
+        prefix.push(literal);
+        i += width;
+    }
+    prefix
+}
+
+/// A request header condition (names are lower-case, as HTTP/2 and Envoy use them).
+#[derive(Clone, Debug)]
+pub struct HeaderMatch {
+    pub name: String,
+    pub rule: HeaderRule,
+}
+
+#[derive(Clone, Debug)]
+pub enum HeaderRule {
+    Present,
+    Absent,
+    Exact(String),
+    Prefix(String),
+    /// Whole-value match.
+    Regex(Regex),
+}
+
+impl HeaderMatch {
+    pub fn matches(&self, value: Option<&[u8]>) -> bool {
+        match (&self.rule, value) {
+            (HeaderRule::Absent, value) => value.is_none(),
+            (_, None) => false,
+            (HeaderRule::Present, Some(_)) => true,
+            (HeaderRule::Exact(expected), Some(v)) => expected.as_bytes() == v,
+            (HeaderRule::Prefix(prefix), Some(v)) => v.starts_with(prefix.as_bytes()),
+            (HeaderRule::Regex(regex), Some(v)) => regex.is_match(&String::from_utf8_lossy(v)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_prefixes() {
+        assert_eq!(literal_prefix("^/repos/[^/]+$"), b"/repos/");
+        assert_eq!(literal_prefix("^(?:/repos/[^/]+)$"), b"/repos/");
+        assert_eq!(literal_prefix("^/a\\.b/c"), b"/a.b/c");
+        assert_eq!(literal_prefix("^/ab?"), b"/a");
+        assert_eq!(literal_prefix("^/ab*"), b"/a");
+        assert_eq!(literal_prefix("^/a{2}"), b"/");
+        assert_eq!(literal_prefix("/repos"), b"", "unanchored");
+        assert_eq!(literal_prefix("^/a|/b"), b"", "alternation escapes the anchor");
+        assert_eq!(literal_prefix("^\\d+"), b"");
+    }
+
+    #[test]
+    fn path_regex_anchoring() {
+        let anchored = PathRegex::new("/books/[0-9]+", true, false).unwrap();
+        assert!(anchored.is_match(b"/books/12"));
+        assert!(!anchored.is_match(b"/books/12/x"));
+        assert_eq!(anchored.literal_prefix, b"/books/");
+        let search = PathRegex::new("books", false, false).unwrap();
+        assert!(search.is_match(b"/x/books/y"));
+        let insensitive = PathRegex::new("/Books", true, true).unwrap();
+        assert!(insensitive.is_match(b"/books"));
+        assert!(insensitive.literal_prefix.is_empty());
+    }
+
+    #[test]
+    fn regex_limits() {
+        assert!(build_regex("(").unwrap_err().contains("invalid regex '('"));
+        let deep = format!("{}a{}", "(".repeat(200), ")".repeat(200));
+        assert!(build_regex(&deep).is_err());
+        assert!(build_regex("[[:alnum:]]+").is_ok());
+    }
+
+    #[test]
+    fn methods_and_headers() {
+        let m = MethodSet::only(&["GET", "HEAD"]);
+        assert!(m.allows(b"GET") && m.allows(b"HEAD") && !m.allows(b"POST") && !m.allows(b"get"));
+        assert!(MethodSet::any().allows(b"ANYTHING"));
+        assert_eq!(m.to_string(), "GET|HEAD");
+        let exact = HeaderMatch { name: "x".into(), rule: HeaderRule::Exact("v2".into()) };
+        assert!(exact.matches(Some(b"v2")) && !exact.matches(Some(b"v3")) && !exact.matches(None));
+        let absent = HeaderMatch { name: "x".into(), rule: HeaderRule::Absent };
+        assert!(absent.matches(None) && !absent.matches(Some(b"")));
+        let regex = HeaderMatch { name: "x".into(), rule: HeaderRule::Regex(build_regex("^v[0-9]$").unwrap()) };
+        assert!(regex.matches(Some(b"v7")) && !regex.matches(Some(b"v77")));
+    }
+}
