@@ -7,6 +7,7 @@
 pub mod cel;
 pub mod config;
 pub mod engine;
+pub mod json;
 pub mod lower;
 pub mod matcher;
 pub mod normalize;

@@ -9,7 +9,7 @@
 //! engine's job.
 
 use super::{check_attribute_name, expect_array, expect_bool, expect_object, expect_str, join, kind, ConfigError, MAX_ROUTES};
-use serde_json::{Map, Value};
+use crate::json::{Json as Value, Object};
 
 #[derive(Debug)]
 pub struct AgConfig {
@@ -40,12 +40,12 @@ pub enum Phase {
     OnRequest,
 }
 
-pub fn parse(object: &Map<String, Value>) -> Result<AgConfig, ConfigError> {
+pub fn parse(object: &Object) -> Result<AgConfig, ConfigError> {
     let debug = match object.get("debug") {
         Some(value) => expect_bool(value, "debug")?,
         None => false,
     };
-    let list = expect_array(&object["attributes"], "attributes")?;
+    let list = expect_array(object.get("attributes").unwrap_or(&Value::Null), "attributes")?;
     let mut attributes = Vec::with_capacity(list.len());
     let mut total = 0usize;
     for (i, value) in list.iter().enumerate() {
@@ -60,7 +60,7 @@ pub fn parse(object: &Map<String, Value>) -> Result<AgConfig, ConfigError> {
 }
 
 /// A field under either its proto name or its JSON (camelCase) name.
-fn field<'a>(object: &'a Map<String, Value>, proto: &str, json: &str) -> Option<&'a Value> {
+fn field<'a>(object: &'a Object, proto: &str, json: &str) -> Option<&'a Value> {
     object.get(proto).or_else(|| object.get(json))
 }
 
@@ -99,8 +99,8 @@ fn parse_phase(value: &Value, at: &str) -> Result<Phase, ConfigError> {
     match value {
         Value::String(s) if s == "AFTER_RESPONSE" => Ok(Phase::AfterResponse),
         Value::String(s) if s == "ON_REQUEST" => Ok(Phase::OnRequest),
-        Value::Number(n) if n.as_u64() == Some(0) => Ok(Phase::AfterResponse),
-        Value::Number(n) if n.as_u64() == Some(1) => Ok(Phase::OnRequest),
+        Value::Number(_) if value.as_u64() == Some(0) => Ok(Phase::AfterResponse),
+        Value::Number(_) if value.as_u64() == Some(1) => Ok(Phase::OnRequest),
         other => Err(ConfigError::new(
             at,
             format!("expected \"AFTER_RESPONSE\" or \"ON_REQUEST\", found {}", describe(other)),

@@ -7,7 +7,7 @@
 pub mod attributegen;
 pub mod native;
 
-use serde_json::{Map, Value};
+use crate::json::{Json as Value, Object};
 use std::fmt;
 
 pub use attributegen::{AgAttribute, AgConfig, AgMatch, Phase};
@@ -56,8 +56,7 @@ pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
     if text.trim().is_empty() {
         return Err(ConfigError::new("", "configuration is empty (expected a JSON object with 'routes' or 'attributes')"));
     }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| ConfigError::new("", format!("invalid JSON at line {} column {}: {}", e.line(), e.column(), e)))?;
+    let value = crate::json::parse(text).map_err(|e| ConfigError::new("", e.to_string()))?;
     parse_value(&value)
 }
 
@@ -104,15 +103,15 @@ pub(crate) fn expect_array<'a>(value: &'a Value, field: &str) -> Result<&'a Vec<
     value.as_array().ok_or_else(|| ConfigError::new(field, format!("expected an array, found {}", kind(value))))
 }
 
-pub(crate) fn expect_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>, ConfigError> {
+pub(crate) fn expect_object<'a>(value: &'a Value, field: &str) -> Result<&'a Object, ConfigError> {
     value.as_object().ok_or_else(|| ConfigError::new(field, format!("expected an object, found {}", kind(value))))
 }
 
 /// Rejects fields a strict object does not know, naming the ones it does (typos are the
 /// commonest config error, and a silently ignored `path_regx` would match every request).
-pub(crate) fn reject_unknown(object: &Map<String, Value>, parent: &str, known: &[&str]) -> Result<(), ConfigError> {
+pub(crate) fn reject_unknown(object: &Object, parent: &str, known: &[&str]) -> Result<(), ConfigError> {
     for key in object.keys() {
-        if !known.contains(&key.as_str()) {
+        if !known.contains(&key) {
             return Err(ConfigError::new(
                 join(parent, key),
                 format!("unknown field (expected one of: {})", known.join(", ")),

@@ -20,7 +20,7 @@ use super::{
 use crate::normalize::NormalizeOptions;
 use crate::route::{build_regex, HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
 use crate::template::Template;
-use serde_json::{Map, Value};
+use crate::json::{Json as Value, Object};
 
 pub const DEFAULT_OUTPUT_ATTRIBUTE: &str = "istio_operationId";
 
@@ -54,7 +54,7 @@ const NORMALIZE_FIELDS: &[&str] =
     &["decode_unreserved", "merge_slashes", "remove_dot_segments", "ignore_trailing_slash", "case_insensitive"];
 const HEADER_FIELDS: &[&str] = &["name", "exact", "prefix", "regex", "present", "absent"];
 
-pub fn parse(object: &Map<String, Value>) -> Result<NativeConfig, ConfigError> {
+pub fn parse(object: &Object) -> Result<NativeConfig, ConfigError> {
     reject_unknown(object, "", TOP_FIELDS)?;
     let output_attribute = match object.get("output_attribute") {
         Some(value) => expect_str(value, "output_attribute")?.to_string(),
@@ -105,9 +105,9 @@ fn parse_normalize(value: &Value) -> Result<NormalizeOptions, ConfigError> {
     let object = expect_object(value, "normalize")?;
     reject_unknown(object, "normalize", NORMALIZE_FIELDS)?;
     let mut options = NormalizeOptions::default();
-    for (key, value) in object {
+    for (key, value) in object.iter() {
         let flag = expect_bool(value, &join("normalize", key))?;
-        match key.as_str() {
+        match key {
             "decode_unreserved" => options.decode_unreserved = flag,
             "merge_slashes" => options.merge_slashes = flag,
             "remove_dot_segments" => options.remove_dot_segments = flag,
@@ -213,7 +213,7 @@ fn template_path(text: &str, normalize: &NormalizeOptions) -> Result<PathMatch, 
     Ok(PathMatch::Template(template))
 }
 
-fn parse_route_object(object: &Map<String, Value>, field: &str, normalize: &NormalizeOptions) -> Result<RouteSpec, ConfigError> {
+fn parse_route_object(object: &Object, field: &str, normalize: &NormalizeOptions) -> Result<RouteSpec, ConfigError> {
     reject_unknown(object, field, ROUTE_FIELDS)?;
     let name_field = join(field, "name");
     let name = match object.get("name") {
@@ -236,7 +236,7 @@ fn parse_route_object(object: &Map<String, Value>, field: &str, normalize: &Norm
         None => PathMatch::Any,
         Some(&key) => {
             let key_field = join(field, key);
-            let text = expect_str(&object[key], &key_field)?;
+            let text = object.get(key).and_then(Value::as_str).ok_or_else(|| ConfigError::new(&key_field, "expected a string"))?;
             parse_path(key, text, normalize).map_err(|reason| ConfigError::new(key_field, reason))?
         }
     };
@@ -314,7 +314,7 @@ fn parse_header(value: &Value, field: &str) -> Result<HeaderMatch, ConfigError> 
         [] => HeaderRule::Present,
         [key] => {
             let key_field = join(field, key);
-            let value = &object[*key];
+            let value = object.get(key).unwrap_or(&Value::Null);
             match *key {
                 "exact" => HeaderRule::Exact(expect_str(value, &key_field)?.to_string()),
                 "prefix" => HeaderRule::Prefix(expect_str(value, &key_field)?.to_string()),

@@ -138,18 +138,21 @@ impl Request {
                 _ => None,
             };
             let outcome = attribute.evaluate(line, &mut activation, &mut EnvoyCel, &mut self.scratch);
+            let name = &attribute.output_attribute;
             match outcome {
-                Outcome::Set(value) => write_attribute(&attribute.output_attribute, value),
-                Outcome::NoMatch => {}
-                Outcome::Error { position, ref message } => {
-                    // attributegen's semantics: the attribute is abandoned for this request.
+                Outcome::Set(value) => {
+                    write_attribute(name, value);
                     if engine.debug {
-                        warn!("routegen: {}: match[{position}] failed to evaluate: {message}", attribute.output_attribute);
+                        info!("routegen: {name} -> {value}");
                     }
                 }
-            }
-            if engine.debug {
-                info!("routegen: {} -> {:?}", attribute.output_attribute, outcome);
+                Outcome::NoMatch if engine.debug => info!("routegen: {name}: no match, left unset"),
+                Outcome::NoMatch => {}
+                // attributegen's semantics: an evaluation error abandons the attribute.
+                Outcome::Error { position, message } if engine.debug => {
+                    warn!("routegen: {name}: match[{position}] failed to evaluate ({message}), left unset")
+                }
+                Outcome::Error { .. } => {}
             }
         }
     }

@@ -47,7 +47,7 @@ fn check(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let compiled = routegen::config::parse_value(&value).and_then(|config| engine::compile(config, &mut NoHostCel));
+    let compiled = routegen::config::parse_value(&routegen::json::Json::from(&value)).and_then(|config| engine::compile(config, &mut NoHostCel));
     match compiled {
         Ok((_engine, notes)) => {
             for note in &notes {
