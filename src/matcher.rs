@@ -43,6 +43,12 @@ impl PathIndex {
                 PathMatch::Any => index.always.push(id),
                 PathMatch::Exact(bytes) => index.exact.entry(bytes.clone().into()).or_default().push(id),
                 PathMatch::Prefix(bytes) => index.prefixes.insert(bytes, id),
+                PathMatch::DirPrefix(bytes) => {
+                    index.prefixes.insert(bytes, id);
+                    if let Some(directory) = bytes.strip_suffix(b"/") {
+                        index.exact.entry(directory.into()).or_default().push(id);
+                    }
+                }
                 PathMatch::Template(template) => match template.literal_path() {
                     Some(bytes) => index.exact.entry(bytes.into()).or_default().push(id),
                     None => index.templates.insert(template, id),

@@ -72,6 +72,9 @@ pub enum PathMatch {
     Exact(Vec<u8>),
     /// Plain byte prefix, like Envoy's route `prefix` and CEL `startsWith`.
     Prefix(Vec<u8>),
+    /// A prefix ending in `/` that also matches the directory itself without the slash
+    /// (native `path_prefix` when trailing slashes are ignored: `/api/` covers `/api`).
+    DirPrefix(Vec<u8>),
     Template(Template),
     Regex(PathRegex),
 }
@@ -84,6 +87,7 @@ impl PathMatch {
             PathMatch::Any => true,
             PathMatch::Exact(bytes) => bytes.as_slice() == path,
             PathMatch::Prefix(bytes) => path.starts_with(bytes),
+            PathMatch::DirPrefix(bytes) => path.starts_with(bytes) || Some(path) == bytes.strip_suffix(b"/"),
             PathMatch::Template(template) => template.matches(path),
             PathMatch::Regex(regex) => regex.is_match(path),
         }

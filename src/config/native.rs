@@ -207,9 +207,14 @@ fn check_method(method: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Route literals get the same normalisation as request paths, so `/a//b/` or `/%7Euser`
+/// in a config still match the requests they were written for.
+fn normalized_text(text: &str, options: &NormalizeOptions) -> String {
+    String::from_utf8_lossy(&crate::normalize::normalize(text.as_bytes(), options)).into_owned()
+}
+
 fn template_path(text: &str, normalize: &NormalizeOptions) -> Result<PathMatch, String> {
-    let template = Template::parse(text).map_err(|e| e.to_string())?;
-    let template = if normalize.case_insensitive { template.to_lowercase() } else { template };
+    let template = Template::parse(&normalized_text(text, normalize)).map_err(|e| e.to_string())?;
     Ok(PathMatch::Template(template))
 }
 
@@ -248,17 +253,23 @@ fn parse_route_object(object: &Object, field: &str, normalize: &NormalizeOptions
 }
 
 fn parse_path(key: &str, text: &str, normalize: &NormalizeOptions) -> Result<PathMatch, String> {
-    let literal = |text: &str| -> Result<Vec<u8>, String> {
-        if !text.starts_with('/') {
-            return Err("must start with '/'".to_string());
-        }
-        let bytes = text.as_bytes();
-        Ok(if normalize.case_insensitive { bytes.to_ascii_lowercase() } else { bytes.to_vec() })
-    };
+    if key != "path_regex" && !text.starts_with('/') {
+        return Err("must start with '/'".to_string());
+    }
     match key {
         "path" => template_path(text, normalize),
-        "path_prefix" => literal(text).map(PathMatch::Prefix),
-        "path_exact" => literal(text).map(PathMatch::Exact),
+        "path_prefix" => {
+            // A prefix keeps its trailing slash (`/api/` must not match `/apiary`); when
+            // requests lose theirs, `/api/` still covers the directory `/api` itself.
+            let options = NormalizeOptions { ignore_trailing_slash: false, ..normalize.clone() };
+            let prefix = crate::normalize::normalize(text.as_bytes(), &options).into_owned();
+            if normalize.ignore_trailing_slash && prefix.len() > 1 && prefix.ends_with(b"/") {
+                Ok(PathMatch::DirPrefix(prefix))
+            } else {
+                Ok(PathMatch::Prefix(prefix))
+            }
+        }
+        "path_exact" => Ok(PathMatch::Exact(crate::normalize::normalize(text.as_bytes(), normalize).into_owned())),
         _ => PathRegex::new(text, true, normalize.case_insensitive).map(PathMatch::Regex),
     }
 }
@@ -413,6 +424,23 @@ mod tests {
         assert!(error(r#"{"normalize": {"merge_slash": true}, "routes": ["/"]}"#).starts_with("normalize.merge_slash: unknown field"));
         assert!(error(r#"{"routes": [{"name": "x", "headers": [{"name": "x", "exact": "a", "prefix": "b"}]}]}"#).contains("give one of exact"));
         assert!(error(r#"{"output_attribute": "wasm.x", "routes": ["/"]}"#).contains("bare name"));
+    }
+
+    #[test]
+    fn route_literals_are_normalised_like_requests() {
+        let config = native(
+            r#"{"routes": [{"name": "a", "path_exact": "/a//b/"}, {"name": "b", "path_exact": "/%7Euser"},
+                {"name": "c", "path_prefix": "/api/v1/"}, {"name": "d", "path_prefix": "/x"}, "GET /carts/{id}/items/"]}"#,
+        );
+        assert!(matches!(&config.routes[0].path, PathMatch::Exact(p) if p == b"/a/b"));
+        assert!(matches!(&config.routes[1].path, PathMatch::Exact(p) if p == b"/~user"));
+        assert!(matches!(&config.routes[2].path, PathMatch::DirPrefix(p) if p == b"/api/v1/"));
+        assert!(config.routes[2].path.matches(b"/api/v1") && config.routes[2].path.matches(b"/api/v1/x"));
+        assert!(!config.routes[2].path.matches(b"/api/v1x"));
+        assert!(matches!(&config.routes[3].path, PathMatch::Prefix(p) if p == b"/x"));
+        assert!(config.routes[4].path.matches(b"/carts/1/items"));
+        let strict = native(r#"{"normalize": {"ignore_trailing_slash": false}, "routes": [{"name": "c", "path_prefix": "/api/"}]}"#);
+        assert!(matches!(&strict.routes[0].path, PathMatch::Prefix(p) if p == b"/api/"));
     }
 
     #[test]

@@ -168,11 +168,18 @@ fn write_attribute(name: &str, value: &str) {
     }
 }
 
+/// A header as Envoy's CEL and route matchers see it: repeated values joined by ','.
+/// (`proxy_get_header_map_value` returns only the first value.)
+fn joined_header(response: bool, name: &str) -> Option<Vec<u8>> {
+    let map = if response { "response" } else { "request" };
+    host::get_property(&[map, "headers", name]).ok().flatten()
+}
+
 struct HostHeaders;
 
 impl HeaderSource for HostHeaders {
     fn header(&mut self, name: &str) -> Option<Vec<u8>> {
-        request_header(name)
+        joined_header(false, name)
     }
 }
 
@@ -216,8 +223,7 @@ impl Activation for HostActivation {
     }
 
     fn header(&mut self, response: bool, name: &str) -> Option<String> {
-        let map = if response { host::RESPONSE_HEADERS } else { host::REQUEST_HEADERS };
-        host::header(map, name).ok().flatten().map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        joined_header(response, name).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
