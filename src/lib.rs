@@ -10,6 +10,7 @@ pub mod engine;
 pub mod json;
 pub mod lower;
 pub mod matcher;
+pub mod metrics;
 pub mod normalize;
 pub mod reference;
 pub mod route;

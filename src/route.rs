@@ -1,6 +1,7 @@
 //! What a route is, independent of how it was written (native JSON, shorthand string,
 //! an attributegen CEL condition, an OpenAPI operation).
 
+use crate::metrics::StatusRange;
 use crate::template::Template;
 use regex_lite::{Regex, RegexBuilder};
 use std::fmt;
@@ -28,6 +29,8 @@ pub struct RouteSpec {
     pub methods: MethodSet,
     pub path: PathMatch,
     pub headers: Vec<HeaderMatch>,
+    /// Statuses this route counts as failures; `None`: the default (5xx, failing gRPC codes).
+    pub failure_classes: Option<Vec<StatusRange>>,
 }
 
 /// Allowed request methods; `None` means any.

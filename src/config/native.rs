@@ -17,6 +17,7 @@ use super::{
     check_attribute_name, expect_array, expect_bool, expect_object, expect_str, join, kind, reject_unknown,
     ConfigError, MAX_ROUTES,
 };
+use crate::metrics::{MetricsConfig, StatusLabel, StatusRange};
 use crate::normalize::NormalizeOptions;
 use crate::route::{build_regex, HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
 use crate::template::Template;
@@ -34,6 +35,7 @@ pub struct NativeConfig {
     /// The fallback table, used for every host (after a matching service's own routes).
     pub routes: Vec<RouteSpec>,
     pub services: Vec<ServiceSpec>,
+    pub metrics: MetricsConfig,
 }
 
 /// Routes scoped to requests whose `:authority` is one of `hosts`.
@@ -46,10 +48,11 @@ pub struct ServiceSpec {
     pub default: Option<String>,
 }
 
-const TOP_FIELDS: &[&str] = &["output_attribute", "default", "debug", "normalize", "routes", "services"];
+const TOP_FIELDS: &[&str] = &["output_attribute", "default", "debug", "normalize", "routes", "services", "metrics"];
+const METRICS_FIELDS: &[&str] = &["enabled", "status_label", "prefix"];
 const SERVICE_FIELDS: &[&str] = &["hosts", "routes", "default"];
 const ROUTE_FIELDS: &[&str] =
-    &["name", "method", "path", "path_prefix", "path_exact", "path_regex", "headers"];
+    &["name", "method", "path", "path_prefix", "path_exact", "path_regex", "headers", "failure_classes"];
 const NORMALIZE_FIELDS: &[&str] =
     &["decode_unreserved", "merge_slashes", "remove_dot_segments", "ignore_trailing_slash", "case_insensitive"];
 const HEADER_FIELDS: &[&str] = &["name", "exact", "prefix", "regex", "present", "absent"];
@@ -78,6 +81,10 @@ pub fn parse(object: &Object) -> Result<NativeConfig, ConfigError> {
         Some(value) => parse_services(value, &normalize)?,
         None => Vec::new(),
     };
+    let metrics = match object.get("metrics") {
+        Some(value) => parse_metrics(value)?,
+        None => MetricsConfig::default(),
+    };
     let total = routes.len() + services.iter().map(|s| s.routes.len()).sum::<usize>();
     if total > MAX_ROUTES {
         return Err(ConfigError::new("routes", format!("{total} routes is more than the limit of {MAX_ROUTES}")));
@@ -85,7 +92,47 @@ pub fn parse(object: &Object) -> Result<NativeConfig, ConfigError> {
     if total == 0 && default.is_none() {
         return Err(ConfigError::new("routes", "no routes and no default: this configuration would never set anything"));
     }
-    Ok(NativeConfig { output_attribute, default, debug, normalize, routes, services })
+    Ok(NativeConfig { output_attribute, default, debug, normalize, routes, services, metrics })
+}
+
+fn parse_metrics(value: &Value) -> Result<MetricsConfig, ConfigError> {
+    let object = expect_object(value, "metrics")?;
+    reject_unknown(object, "metrics", METRICS_FIELDS)?;
+    let mut metrics = MetricsConfig::default();
+    if let Some(value) = object.get("enabled") {
+        metrics.enabled = expect_bool(value, "metrics.enabled")?;
+    }
+    if let Some(value) = object.get("status_label") {
+        metrics.status_label = match expect_str(value, "metrics.status_label")? {
+            "code" => StatusLabel::Code,
+            "class" => StatusLabel::Class,
+            "none" => StatusLabel::None,
+            other => return Err(ConfigError::new("metrics.status_label", format!("'{other}': expected \"code\", \"class\" or \"none\""))),
+        };
+    }
+    if let Some(value) = object.get("prefix") {
+        let prefix = expect_str(value, "metrics.prefix")?;
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || prefix.as_bytes()[0].is_ascii_digit() {
+            return Err(ConfigError::new("metrics.prefix", "a Prometheus name: letters, digits and '_', not starting with a digit"));
+        }
+        metrics.prefix = prefix.to_string();
+    }
+    Ok(metrics)
+}
+
+fn parse_failure_classes(value: &Value, field: &str) -> Result<Vec<StatusRange>, ConfigError> {
+    expect_array(value, field)?
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let entry_field = format!("{field}[{i}]");
+            let text = match entry {
+                Value::Number(_) => entry.as_u64().map(|n| n.to_string()).unwrap_or_default(),
+                other => expect_str(other, &entry_field)?.to_string(),
+            };
+            StatusRange::parse(&text).map_err(|reason| ConfigError::new(entry_field, reason))
+        })
+        .collect()
 }
 
 fn optional_name(value: Option<&Value>, field: &str) -> Result<Option<String>, ConfigError> {
@@ -185,7 +232,7 @@ pub fn parse_shorthand(text: &str, normalize: &NormalizeOptions) -> Result<Route
         return Err(format!("'{text}': expected \"METHOD /path/template\" or \"/path/template\""));
     }
     let path = template_path(path, normalize).map_err(|e| format!("'{text}': {e}"))?;
-    Ok(RouteSpec { name: text.to_string(), methods, path, headers: Vec::new() })
+    Ok(RouteSpec { name: text.to_string(), methods, path, headers: Vec::new(), failure_classes: None })
 }
 
 fn parse_method_token(token: &str) -> Result<MethodSet, String> {
@@ -249,7 +296,11 @@ fn parse_route_object(object: &Object, field: &str, normalize: &NormalizeOptions
         None => Vec::new(),
         Some(value) => parse_headers(value, &join(field, "headers"))?,
     };
-    Ok(RouteSpec { name, methods, path, headers })
+    let failure_classes = match object.get("failure_classes") {
+        None => None,
+        Some(value) => Some(parse_failure_classes(value, &join(field, "failure_classes"))?),
+    };
+    Ok(RouteSpec { name, methods, path, headers, failure_classes })
 }
 
 fn parse_path(key: &str, text: &str, normalize: &NormalizeOptions) -> Result<PathMatch, String> {
@@ -441,6 +492,26 @@ mod tests {
         assert!(config.routes[4].path.matches(b"/carts/1/items"));
         let strict = native(r#"{"normalize": {"ignore_trailing_slash": false}, "routes": [{"name": "c", "path_prefix": "/api/"}]}"#);
         assert!(matches!(&strict.routes[0].path, PathMatch::Prefix(p) if p == b"/api/"));
+    }
+
+    #[test]
+    fn metrics_and_failure_classes() {
+        let config = native(
+            r#"{"metrics": {"enabled": true, "status_label": "class", "prefix": "books"},
+                "routes": [{"name": "a", "path": "/a", "failure_classes": ["5xx", 429, "400-403"]}, "/b"]}"#,
+        );
+        assert!(config.metrics.enabled);
+        assert_eq!(config.metrics.status_label, StatusLabel::Class);
+        assert_eq!(config.metrics.prefix, "books");
+        let classes = config.routes[0].failure_classes.as_ref().unwrap();
+        assert_eq!(classes.iter().map(|c| c.to_string()).collect::<Vec<_>>(), vec!["500-599", "429", "400-403"]);
+        assert!(config.routes[1].failure_classes.is_none());
+        assert!(!native(r#"{"routes": ["/"]}"#).metrics.enabled, "off by default");
+        assert!(error(r#"{"metrics": {"enabled": "yes"}, "routes": ["/"]}"#).starts_with("metrics.enabled: expected true or false"));
+        assert!(error(r#"{"metrics": {"status_label": "codes"}, "routes": ["/"]}"#).starts_with("metrics.status_label: 'codes'"));
+        assert!(error(r#"{"metrics": {"prefix": "a-b"}, "routes": ["/"]}"#).starts_with("metrics.prefix: a Prometheus name"));
+        assert!(error(r#"{"metrics": {"enable": true}, "routes": ["/"]}"#).starts_with("metrics.enable: unknown field"));
+        assert!(error(r#"{"routes": [{"name": "a", "failure_classes": ["6xx"]}]}"#).starts_with("routes[0].failure_classes[0]: '6xx'"));
     }
 
     #[test]

@@ -77,6 +77,9 @@ fn services_scope_by_authority() {
     let decision = plan.decide(&line, &mut HashMap::new(), &mut Vec::new());
     assert_eq!((decision.route, decision.service), (Some(2), Some(1)), "global ids: fallback, then services");
     assert_eq!(plan.routes().count(), 3);
+    assert_eq!(plan.route(2).map(|r| r.name.as_str()), Some("GET /authors"));
+    assert_eq!(plan.route(0).map(|r| r.name.as_str()), Some("GET /healthz"));
+    assert!(plan.route(3).is_none());
 }
 
 #[test]
@@ -128,7 +131,7 @@ fn random_route(rng: &mut Rng, n: usize) -> RouteSpec {
         _ => PathMatch::Template(Template::parse(&text).unwrap()),
     };
     let methods = if rng.next() % 3 == 0 { MethodSet::any() } else { MethodSet::only(&[rng.pick(METHODS)]) };
-    RouteSpec { name: format!("r{n}"), methods, path, headers: Vec::new() }
+    RouteSpec { name: format!("r{n}"), methods, path, headers: Vec::new(), failure_classes: None }
 }
 
 fn random_path(rng: &mut Rng) -> String {

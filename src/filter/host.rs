@@ -37,6 +37,17 @@ extern "C" {
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
     fn proxy_increment_metric(id: u32, offset: i64) -> u32;
     fn proxy_record_metric(id: u32, value: u64) -> u32;
+    fn proxy_get_current_time_nanoseconds(out: *mut u64) -> u32;
+}
+
+/// Wall-clock nanoseconds; 0 if the host will not say (durations then read as 0).
+pub fn now_nanos() -> u64 {
+    let mut now = 0u64;
+    // SAFETY: the out-pointer is a valid local.
+    match unsafe { proxy_get_current_time_nanoseconds(&mut now) } {
+        OK => now,
+        _ => 0,
+    }
 }
 
 /// Takes ownership of a buffer the host allocated in our memory (through the SDK's exported

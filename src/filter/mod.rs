@@ -5,10 +5,13 @@
 //! state. Nothing here may panic: a trap would take down the VM for the whole worker.
 
 mod host;
+mod stats;
 
 use crate::cel::{Activation, Attr, Value};
 use crate::config::Phase;
-use crate::engine::{self, AttributePlan, Condition, Engine, HeaderSource, HostCel, Mode, Outcome, RequestLine};
+use crate::engine::{self, AttributePlan, Condition, Engine, HeaderSource, HostCel, Mode, NativePlan, Outcome, RequestLine};
+use crate::metrics;
+use stats::{Observation, RouteKey, Stats};
 use log::{error, info, warn};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
@@ -16,11 +19,17 @@ use std::rc::Rc;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { engine: None }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { loaded: None }) });
 }}
 
+/// A compiled configuration and the metric ids defined for it.
+struct Loaded {
+    engine: Engine,
+    stats: Stats,
+}
+
 struct Root {
-    engine: Option<Rc<Engine>>,
+    loaded: Option<Rc<Loaded>>,
 }
 
 impl Context for Root {}
@@ -40,13 +49,14 @@ impl RootContext for Root {
                     info!("routegen: {note}");
                 }
                 info!("routegen: configuration loaded ({})", summary(&engine));
-                if let Some(old) = self.engine.replace(Rc::new(engine)) {
-                    release_host_expressions(&old);
+                if let Some(old) = self.loaded.replace(Rc::new(Loaded { engine, stats: Stats::default() })) {
+                    release_host_expressions(&old.engine);
                 }
                 true
             }
             Err(e) => {
                 error!("routegen: configuration rejected: {e}");
+                stats::count_error(&metrics::MetricsConfig::default().prefix, "config");
                 false
             }
         }
@@ -54,7 +64,7 @@ impl RootContext for Root {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Must return Some: the SDK panics on None. Without an engine the context does nothing.
-        Some(Box::new(Request { engine: self.engine.clone(), scratch: Vec::new() }))
+        Some(Box::new(Request { loaded: self.loaded.clone(), scratch: Vec::new(), counted: None }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -64,7 +74,12 @@ impl RootContext for Root {
 
 fn summary(engine: &Engine) -> String {
     match &engine.mode {
-        Mode::Native(plan) => format!("native: {} routes, {} services", plan.routes().count(), plan.services.len()),
+        Mode::Native(plan) => format!(
+            "native: {} routes, {} services, metrics {}",
+            plan.routes().count(),
+            plan.services.len(),
+            if plan.metrics.enabled { "on" } else { "off" }
+        ),
         Mode::AttributeGen(attributes) => {
             let matches: usize = attributes.iter().map(|a| a.matches.len()).sum();
             let indexed: usize = attributes.iter().map(AttributePlan::indexed_len).sum();
@@ -84,16 +99,25 @@ fn release_host_expressions(engine: &Engine) {
 }
 
 struct Request {
-    engine: Option<Rc<Engine>>,
+    loaded: Option<Rc<Loaded>>,
     /// Reused candidate buffer for the index.
     scratch: Vec<u32>,
+    /// With metrics on: the decision and when the request headers arrived.
+    counted: Option<Counted>,
+}
+
+struct Counted {
+    route: Option<usize>,
+    service: Option<usize>,
+    start_ns: u64,
 }
 
 impl Context for Request {}
 
 impl HttpContext for Request {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        let Some(engine) = self.engine.clone() else { return Action::Continue };
+        let Some(loaded) = self.loaded.clone() else { return Action::Continue };
+        let engine = &loaded.engine;
         match &engine.mode {
             Mode::Native(plan) => {
                 let method = request_header(":method").unwrap_or_default();
@@ -113,18 +137,59 @@ impl HttpContext for Request {
                 if let Some(name) = decision.name {
                     write_attribute(&plan.output_attribute, name);
                 }
+                if plan.metrics.enabled {
+                    let start_ns = host::now_nanos();
+                    self.counted = Some(Counted { route: decision.route, service: decision.service, start_ns });
+                }
             }
-            Mode::AttributeGen(attributes) => self.run_attributes(&engine, attributes, Phase::OnRequest),
+            Mode::AttributeGen(attributes) => self.run_attributes(engine, attributes, Phase::OnRequest),
         }
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        let Some(engine) = self.engine.clone() else { return };
-        if let Mode::AttributeGen(attributes) = &engine.mode {
-            self.run_attributes(&engine, attributes, Phase::AfterResponse);
+        let Some(loaded) = self.loaded.clone() else { return };
+        match &loaded.engine.mode {
+            Mode::AttributeGen(attributes) => self.run_attributes(&loaded.engine, attributes, Phase::AfterResponse),
+            Mode::Native(plan) => {
+                if let Some(counted) = self.counted.take() {
+                    record_request(plan, &loaded.stats, &counted);
+                }
+            }
         }
     }
+}
+
+/// Counts one finished request under its route (metrics on).
+fn record_request(plan: &NativePlan, stats: &Stats, counted: &Counted) {
+    let route = counted.route.and_then(|id| plan.route(id));
+    let label = match route {
+        Some(route) => route.name.as_str(),
+        None => counted
+            .service
+            .and_then(|i| plan.services.get(i))
+            .and_then(|s| s.default.as_deref())
+            .or(plan.default.as_deref())
+            .unwrap_or("unknown"),
+    };
+    // No response code (a reset before headers) reads as 0: a failure.
+    let status = host::get_property(&["response", "code"]).ok().flatten().and_then(integer_bytes).unwrap_or(0);
+    let status = u32::try_from(status).unwrap_or(0);
+    let classification = metrics::classify(status, grpc_status(), route.and_then(|r| r.failure_classes.as_deref()));
+    let elapsed_ns = host::now_nanos().saturating_sub(counted.start_ns);
+    let key = counted.route.map_or(RouteKey::Default, RouteKey::Route);
+    stats.record(&plan.metrics, &Observation { route: key, label, classification, status, duration_ms: elapsed_ns / 1_000_000 });
+}
+
+/// `grpc-status` from the trailers, or from the headers of a trailers-only response.
+/// (Envoy's `response.grpc_status` is derived from the HTTP status for non-gRPC responses,
+/// so it cannot tell whether a response was gRPC at all.)
+fn grpc_status() -> Option<u32> {
+    let value = host::header(host::RESPONSE_TRAILERS, "grpc-status")
+        .ok()
+        .flatten()
+        .or_else(|| host::header(host::RESPONSE_HEADERS, "grpc-status").ok().flatten())?;
+    std::str::from_utf8(&value).ok()?.trim().parse().ok()
 }
 
 impl Request {
@@ -149,10 +214,12 @@ impl Request {
                 Outcome::NoMatch if engine.debug => info!("routegen: {name}: no match, left unset"),
                 Outcome::NoMatch => {}
                 // attributegen's semantics: an evaluation error abandons the attribute.
-                Outcome::Error { position, message } if engine.debug => {
-                    warn!("routegen: {name}: match[{position}] failed to evaluate ({message}), left unset")
+                Outcome::Error { position, message } => {
+                    stats::count_error(&metrics::MetricsConfig::default().prefix, "evaluation");
+                    if engine.debug {
+                        warn!("routegen: {name}: match[{position}] failed to evaluate ({message}), left unset");
+                    }
                 }
-                Outcome::Error { .. } => {}
             }
         }
     }
@@ -164,6 +231,7 @@ fn request_header(name: &str) -> Option<Vec<u8>> {
 
 fn write_attribute(name: &str, value: &str) {
     if let Err(status) = host::set_property(name, value.as_bytes()) {
+        stats::count_error(&metrics::MetricsConfig::default().prefix, "host");
         warn!("routegen: could not set filter state wasm.{name} (status {status})");
     }
 }
@@ -192,9 +260,13 @@ fn text(bytes: Vec<u8>) -> Value {
 }
 
 /// Envoy serialises integer properties as 8 little-endian bytes.
-fn integer(bytes: Vec<u8>) -> Option<Value> {
+fn integer_bytes(bytes: Vec<u8>) -> Option<i64> {
     let array: [u8; 8] = bytes.as_slice().try_into().ok()?;
-    Some(Value::Int(i64::from_le_bytes(array)))
+    Some(i64::from_le_bytes(array))
+}
+
+fn integer(bytes: Vec<u8>) -> Option<Value> {
+    integer_bytes(bytes).map(Value::Int)
 }
 
 impl Activation for HostActivation {

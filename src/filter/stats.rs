@@ -1,0 +1,87 @@
+//! Envoy stats for the filter's own metrics. Each series is defined once per VM and its id
+//! cached, so a request costs one map lookup and one increment per metric, not a definition.
+
+use super::host;
+use crate::metrics::{self, Classification, MetricsConfig};
+use log::warn;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Which route a request is counted under: a global route id, or the default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteKey {
+    Route(usize),
+    Default,
+}
+
+/// One request's facts at log time.
+pub struct Observation<'a> {
+    pub route: RouteKey,
+    /// The `route` label: the route's name, the default's, or `unknown`.
+    pub label: &'a str,
+    pub classification: Classification,
+    pub status: u32,
+    pub duration_ms: u64,
+}
+
+/// Which series of a route: the request counter for a classification and status, or the
+/// latency histogram. One map for both keeps one copy of the map code in the module.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Series {
+    Requests(Classification, u32),
+    Duration,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    ids: RefCell<HashMap<(RouteKey, Series), u32>>,
+}
+
+impl Stats {
+    pub fn record(&self, config: &MetricsConfig, seen: &Observation<'_>) {
+        let status_key = match config.status_label {
+            metrics::StatusLabel::Code => seen.status,
+            metrics::StatusLabel::Class => seen.status / 100,
+            metrics::StatusLabel::None => 0,
+        };
+        let counter = self.cached((seen.route, Series::Requests(seen.classification, status_key)), || {
+            let status = metrics::status_label(seen.status, config.status_label);
+            metrics::requests_name(&config.prefix, seen.label, seen.classification, &status)
+        }, host::COUNTER);
+        if let Some(id) = counter {
+            let _ = host::increment_metric(id, 1);
+        }
+        let histogram = self.cached((seen.route, Series::Duration), || metrics::duration_name(&config.prefix, seen.label), host::HISTOGRAM);
+        if let Some(id) = histogram {
+            let _ = host::record_metric(id, seen.duration_ms);
+        }
+    }
+}
+
+impl Stats {
+    fn cached(&self, key: (RouteKey, Series), name: impl FnOnce() -> String, kind: u32) -> Option<u32> {
+        let mut ids = self.ids.try_borrow_mut().ok()?;
+        if let Some(&id) = ids.get(&key) {
+            return Some(id);
+        }
+        let name = name();
+        match host::define_metric(kind, &name) {
+            Ok(id) => {
+                ids.insert(key, id);
+                Some(id)
+            }
+            Err(status) => {
+                warn!("routegen: cannot define metric {name} (status {status})");
+                None
+            }
+        }
+    }
+}
+
+/// Bumps `<prefix>_errors_total;kind=<kind>`. Rare, so defined on use (Envoy returns the same
+/// id for a name it already knows).
+pub fn count_error(prefix: &str, kind: &str) {
+    if let Ok(id) = host::define_metric(host::COUNTER, &metrics::errors_name(prefix, kind)) {
+        let _ = host::increment_metric(id, 1);
+    }
+}

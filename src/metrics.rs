@@ -1,0 +1,204 @@
+//! Per-route golden metrics for plain Envoy: what to count and how to name it.
+//!
+//! Outside Istio there is no `istio_requests_total`, so the filter can count requests itself,
+//! Linkerd-style: a counter by route, classification and status, and a latency histogram by
+//! route. Label values only ever come from configured route names (and the default), never
+//! from request data, so cardinality is bounded by the config.
+//!
+//! Envoy's wasm stats are flat names; labels are carried in the name as `;key=value` pairs
+//! and turned into Prometheus labels by Envoy's `stats_config.stats_tags` (see
+//! `examples/envoy/envoy.yaml`):
+//! `routegen_requests_total;route=GET /books/{id};classification=success;status_code=200`.
+
+use std::fmt;
+
+/// Latency buckets (ms) for `histogram_bucket_settings`: Linkerd's, which suit service latencies.
+pub const LATENCY_BUCKETS_MS: &[u32] =
+    &[1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000];
+
+/// gRPC status codes Linkerd counts as failures: Unknown, DeadlineExceeded, PermissionDenied,
+/// Internal, Unavailable, DataLoss.
+pub const GRPC_FAILURES: &[u32] = &[2, 4, 7, 13, 14, 15];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    pub status_label: StatusLabel,
+    /// Prefix of every metric name (`routegen` → `routegen_requests_total`).
+    pub prefix: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { enabled: false, status_label: StatusLabel::Code, prefix: "routegen".to_string() }
+    }
+}
+
+/// How the status appears in `status_code`: the code (bounded by HTTP itself), its class
+/// (`2xx`, fewer series), or not at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusLabel {
+    Code,
+    Class,
+    None,
+}
+
+/// An inclusive HTTP status range a route declares to be a failure (`"5xx"`, `"429"`, `"400-403"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusRange {
+    pub min: u16,
+    pub max: u16,
+}
+
+impl StatusRange {
+    pub fn parse(text: &str) -> Result<StatusRange, String> {
+        let code = |t: &str| -> Result<u16, String> {
+            match t.parse::<u16>() {
+                Ok(c) if (100..=599).contains(&c) => Ok(c),
+                _ => Err(format!("'{text}' is not a status, a range like \"500-503\", or a class like \"5xx\"")),
+            }
+        };
+        let range = if let Some(class) = text.strip_suffix("xx") {
+            let first = code(&format!("{class}00"))?;
+            StatusRange { min: first, max: first + 99 }
+        } else if let Some((low, high)) = text.split_once('-') {
+            StatusRange { min: code(low.trim())?, max: code(high.trim())? }
+        } else {
+            let c = code(text.trim())?;
+            StatusRange { min: c, max: c }
+        };
+        if range.min > range.max {
+            return Err(format!("'{text}': the range is empty"));
+        }
+        Ok(range)
+    }
+
+    pub fn contains(&self, status: u32) -> bool {
+        (u32::from(self.min)..=u32::from(self.max)).contains(&status)
+    }
+}
+
+impl fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.min)
+        } else {
+            write!(f, "{}-{}", self.min, self.max)
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Classification {
+    Success,
+    Failure,
+}
+
+impl Classification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::Success => "success",
+            Classification::Failure => "failure",
+        }
+    }
+}
+
+/// Linkerd's classification, in order:
+/// 1. no response (status 0: a reset or a local abort before headers) is a failure;
+/// 2. a route's declared `failure_classes` decide the HTTP status;
+/// 3. a gRPC response (`grpc-status` in trailers or headers) fails on the codes above;
+/// 4. otherwise 5xx is a failure.
+pub fn classify(status: u32, grpc_status: Option<u32>, failure_classes: Option<&[StatusRange]>) -> Classification {
+    let declared = failure_classes.map(|classes| classes.iter().any(|range| range.contains(status)));
+    let failed = match (status, declared, grpc_status) {
+        (0, _, _) | (_, Some(true), _) => true,
+        (_, _, Some(grpc)) => GRPC_FAILURES.contains(&grpc),
+        (_, Some(false), None) => false,
+        (_, None, None) => status >= 500,
+    };
+    if failed {
+        Classification::Failure
+    } else {
+        Classification::Success
+    }
+}
+
+/// The `status_code` label value.
+pub fn status_label(status: u32, mode: StatusLabel) -> String {
+    match mode {
+        StatusLabel::Code => status.to_string(),
+        StatusLabel::Class if (100..=599).contains(&status) => format!("{}xx", status / 100),
+        StatusLabel::Class => "other".to_string(),
+        StatusLabel::None => String::new(),
+    }
+}
+
+/// Envoy stat names cannot carry our `;` separator inside a label value; route names
+/// with one get it replaced (documented; names are the operator's own).
+fn label_value(value: &str) -> String {
+    value.replace(';', ",")
+}
+
+pub fn requests_name(prefix: &str, route: &str, class: Classification, status: &str) -> String {
+    let route = label_value(route);
+    if status.is_empty() {
+        format!("{prefix}_requests_total;route={route};classification={}", class.as_str())
+    } else {
+        format!("{prefix}_requests_total;route={route};classification={};status_code={status}", class.as_str())
+    }
+}
+
+pub fn duration_name(prefix: &str, route: &str) -> String {
+    format!("{prefix}_request_duration_milliseconds;route={}", label_value(route))
+}
+
+/// Operator-facing error counter: `kind` is `config`, `evaluation` or `host`.
+pub fn errors_name(prefix: &str, kind: &str) -> String {
+    format!("{prefix}_errors_total;kind={kind}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_ranges() {
+        assert_eq!(StatusRange::parse("5xx").unwrap(), StatusRange { min: 500, max: 599 });
+        assert_eq!(StatusRange::parse("429").unwrap(), StatusRange { min: 429, max: 429 });
+        assert_eq!(StatusRange::parse("400-403").unwrap(), StatusRange { min: 400, max: 403 });
+        assert!(StatusRange::parse("6xx").is_err());
+        assert!(StatusRange::parse("503-500").unwrap_err().contains("empty"));
+        assert!(StatusRange::parse("abc").unwrap_err().contains("not a status"));
+        assert_eq!(StatusRange::parse("400-403").unwrap().to_string(), "400-403");
+    }
+
+    #[test]
+    fn classification_follows_linkerd() {
+        use Classification::*;
+        assert_eq!(classify(200, None, None), Success);
+        assert_eq!(classify(404, None, None), Success);
+        assert_eq!(classify(503, None, None), Failure);
+        assert_eq!(classify(0, None, None), Failure, "reset before a response");
+        let classes = [StatusRange::parse("429").unwrap()];
+        assert_eq!(classify(429, None, Some(&classes)), Failure);
+        assert_eq!(classify(503, None, Some(&classes)), Success, "declared classes replace the 5xx rule");
+        assert_eq!(classify(200, Some(14), None), Failure, "gRPC Unavailable in trailers");
+        assert_eq!(classify(200, Some(5), None), Success, "gRPC NotFound is not a failure");
+        assert_eq!(classify(200, Some(0), None), Success);
+        assert_eq!(classify(0, Some(0), None), Failure);
+    }
+
+    #[test]
+    fn names_carry_labels() {
+        assert_eq!(
+            requests_name("routegen", "GET /books/{id}", Classification::Success, "200"),
+            "routegen_requests_total;route=GET /books/{id};classification=success;status_code=200"
+        );
+        assert_eq!(requests_name("rg", "a;b", Classification::Failure, ""), "rg_requests_total;route=a,b;classification=failure");
+        assert_eq!(duration_name("routegen", "v1.2 x"), "routegen_request_duration_milliseconds;route=v1.2 x");
+        assert_eq!(status_label(503, StatusLabel::Class), "5xx");
+        assert_eq!(status_label(0, StatusLabel::Class), "other");
+        assert_eq!(status_label(0, StatusLabel::Code), "0");
+        assert_eq!(errors_name("routegen", "config"), "routegen_errors_total;kind=config");
+    }
+}

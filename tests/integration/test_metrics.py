@@ -1,0 +1,343 @@
+"""routegen's own per-route metrics in a real Envoy, then scraped by a real Prometheus.
+
+Envoy proxies to a loopback upstream that answers with 2xx, 4xx, 5xx, gRPC trailers-only
+responses, gRPC responses with real trailers and slow responses; the bootstrap carries the
+`stats_config` shipped in examples/envoy/stats-config.yaml. The test asserts exact counts and
+labels from /stats/prometheus, then starts Prometheus on loopback and checks per-route rate,
+success ratio and latency quantiles through its HTTP API.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from envoy_harness import HOST, free_port, http_exchange, _die_with_parent
+
+ROOT = Path(__file__).resolve().parents[2]
+STATS_CONFIG = ROOT / "examples/envoy/stats-config.yaml"
+
+PLUGIN_CONFIG = {
+    "default": "[DEFAULT]",
+    "metrics": {"enabled": True},
+    "routes": [
+        "GET /ok",
+        "GET /fail",
+        "GET /books/{id}.json",
+        {"name": "grpc v1.Books/Get", "method": "POST", "path_prefix": "/grpc/"},
+        {"name": "slow", "path_exact": "/slow"},
+        {"name": "limited", "path_prefix": "/limited", "failure_classes": ["429"]},
+    ],
+}
+
+# (method, path, repetitions): every response is decided by the upstream below.
+TRAFFIC = [
+    ("GET", "/ok", 20),
+    ("GET", "/fail", 5),
+    ("GET", "/books/7.json", 4),
+    ("GET", "/books/missing.json", 3),  # upstream 404: a success (not 5xx)
+    ("POST", "/grpc/ok", 6),  # grpc-status 0 in trailers
+    ("POST", "/grpc/unavailable", 3),  # trailers-only grpc-status 14: failure
+    ("POST", "/grpc/internal-trailer", 2),  # grpc-status 13 in real trailers: failure
+    ("POST", "/grpc/notfound", 2),  # grpc-status 5: success, like Linkerd
+    ("GET", "/slow", 4),
+    ("GET", "/limited/a", 3),  # 429: failure by the route's failure_classes
+    ("GET", "/limited/b", 2),  # 503: success, the declared classes replace the 5xx rule
+    ("GET", "/nowhere", 5),  # default route, 200
+]
+
+EXPECTED = {  # (route, classification, status_code) -> count
+    ("GET /ok", "success", "200"): 20,
+    ("GET /fail", "failure", "500"): 5,
+    ("GET /books/{id}.json", "success", "200"): 4,
+    ("GET /books/{id}.json", "success", "404"): 3,
+    ("grpc v1.Books/Get", "success", "200"): 8,
+    ("grpc v1.Books/Get", "failure", "200"): 5,
+    ("slow", "success", "200"): 4,
+    ("limited", "failure", "429"): 3,
+    ("limited", "success", "503"): 2,
+    ("[DEFAULT]", "success", "200"): 5,
+}
+SLOW_MS = 40
+
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # One write per response, no Nagle: otherwise delayed ACKs add ~40 ms to every reply.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, status, headers=(), body=b"ok", trailers=None):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        if trailers is None:
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("trailer", ", ".join(k for k, _ in trailers))
+        self.end_headers()
+        self.wfile.write(b"%x\r\n%s\r\n0\r\n" % (len(body), body))
+        for k, v in trailers:
+            self.wfile.write(f"{k}: {v}\r\n".encode())
+        self.wfile.write(b"\r\n")
+
+    def do_GET(self):
+        path = self.path
+        if path == "/fail":
+            return self._reply(500)
+        if path == "/books/missing.json":
+            return self._reply(404)
+        if path == "/slow":
+            time.sleep(SLOW_MS / 1000)
+            return self._reply(200)
+        if path == "/limited/a":
+            return self._reply(429)
+        if path == "/limited/b":
+            return self._reply(503)
+        return self._reply(200)
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length") or 0)
+        self.rfile.read(length)
+        grpc = [("content-type", "application/grpc")]
+        if self.path == "/grpc/ok":
+            return self._reply(200, grpc, trailers=[("grpc-status", "0")])
+        if self.path == "/grpc/unavailable":
+            return self._reply(200, grpc + [("grpc-status", "14")], body=b"")
+        if self.path == "/grpc/internal-trailer":
+            return self._reply(200, grpc, trailers=[("grpc-status", "13"), ("grpc-message", "boom")])
+        if self.path == "/grpc/notfound":
+            return self._reply(200, grpc, trailers=[("grpc-status", "5")])
+        return self._reply(404)
+
+
+def bootstrap(wasm: str, port: int, admin: int, upstream: int) -> dict:
+    stats = yaml.safe_load(STATS_CONFIG.read_text())
+    return {
+        "admin": {"address": {"socket_address": {"address": HOST, "port_value": admin}}},
+        **stats,
+        "static_resources": {
+            "listeners": [{
+                "name": "main",
+                "address": {"socket_address": {"address": HOST, "port_value": port}},
+                "filter_chains": [{"filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                        "stat_prefix": "ingress",
+                        "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
+                            {"match": {"prefix": "/"}, "route": {"cluster": "app"}}]}]},
+                        "http_filters": [
+                            {"name": "envoy.filters.http.wasm", "typed_config": {
+                                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                                "config": {"name": "routegen", "vm_config": {
+                                    "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": wasm}}},
+                                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                                                      "value": json.dumps(PLUGIN_CONFIG)}}}},
+                            {"name": "envoy.filters.http.router", "typed_config": {
+                                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+                        ],
+                    }}]}],
+            }],
+            "clusters": [{
+                "name": "app", "type": "STATIC", "connect_timeout": "1s",
+                "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                    "explicit_http_config": {"http_protocol_options": {"enable_trailers": True}}}},
+                "load_assignment": {"cluster_name": "app", "endpoints": [{"lb_endpoints": [{"endpoint": {
+                    "address": {"socket_address": {"address": HOST, "port_value": upstream}}}}]}]},
+            }],
+        },
+    }
+
+
+def wait_until(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def stack(envoy_bin, wasm_path, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("metrics")
+    server = http.server.ThreadingHTTPServer((HOST, 0), Upstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port, admin = free_port(), free_port()
+    config = workdir / "envoy.yaml"
+    config.write_text(yaml.safe_dump(bootstrap(wasm_path, port, admin, server.server_address[1])))
+    log = open(workdir / "envoy.log", "ab")
+    envoy = subprocess.Popen(
+        [envoy_bin, "-c", str(config), "--base-id", str(os.getpid() % 20000 * 100 + 99), "--disable-hot-restart",
+         "--concurrency", "1", "--log-level", "info"],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    try:
+        wait_until(lambda: b"LIVE" in admin_get(admin, "/ready"), 20, "Envoy /ready")
+        yield {"port": port, "admin": admin, "workdir": workdir}
+    finally:
+        envoy.terminate()
+        envoy.wait(timeout=10)
+        server.shutdown()
+        log.close()
+
+
+def admin_get(admin: int, path: str) -> bytes:
+    status, _, body = http_exchange(admin, f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+    assert status == 200, f"admin {path}: {status}"
+    return body
+
+
+def send_traffic(port: int) -> None:
+    for method, path, times in TRAFFIC:
+        for _ in range(times):
+            body = b"\x00\x00\x00\x00\x00" if method == "POST" else b""
+            raw = (f"{method} {path} HTTP/1.1\r\nHost: app\r\nContent-Length: {len(body)}\r\n"
+                   f"Content-Type: application/grpc\r\nConnection: close\r\n\r\n").encode() + body
+            status, _, _ = http_exchange(port, raw)
+            assert status != 0, f"{method} {path}: no response"
+
+
+def parse_prometheus(text: str) -> dict[tuple[str, tuple], float]:
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        name, _, labels = name_labels.partition("{")
+        if not name.startswith("routegen_"):
+            continue
+        pairs = []
+        for part in labels.rstrip("}").split('",'):
+            if "=" in part:
+                k, _, v = part.partition('="')
+                pairs.append((k, v.rstrip('"')))
+        samples[(name, tuple(sorted(pairs)))] = float(value)
+    return samples
+
+
+def requests_by_labels(samples) -> dict[tuple[str, str, str], int]:
+    out = {}
+    for (name, labels), value in samples.items():
+        if name == "routegen_requests_total":
+            d = dict(labels)
+            out[(d["route"], d["classification"], d["status_code"])] = int(value)
+    return out
+
+
+def test_exact_counts_and_labels_in_stats_prometheus(stack):
+    send_traffic(stack["port"])
+    total = sum(EXPECTED.values())
+
+    def counted(samples):
+        histogram = sum(v for (n, _), v in samples.items() if n == "routegen_request_duration_milliseconds_count")
+        return samples if sum(requests_by_labels(samples).values()) >= total and histogram >= total else None
+
+    # Counters are immediate; histograms appear at Envoy's next stats flush (5 s by default).
+    samples = wait_until(
+        lambda: counted(parse_prometheus(admin_get(stack["admin"], "/stats/prometheus").decode())), 15,
+        "all requests counted")
+    assert requests_by_labels(samples) == EXPECTED
+
+    counts = {dict(l)["route"]: int(v) for (n, l), v in samples.items()
+              if n == "routegen_request_duration_milliseconds_count"}
+    expected_counts = {}
+    for (route, _, _), n in EXPECTED.items():
+        expected_counts[route] = expected_counts.get(route, 0) + n
+    assert counts == expected_counts
+    slow_sum = next(v for (n, l), v in samples.items()
+                    if n == "routegen_request_duration_milliseconds_sum" and dict(l)["route"] == "slow")
+    assert slow_sum >= SLOW_MS * 4, "the slow route's latency is measured"
+    buckets = {dict(l)["le"] for (n, l), _ in samples.items()
+               if n == "routegen_request_duration_milliseconds_bucket" and dict(l)["route"] == "slow"}
+    assert {"1", "50", "50000", "+Inf"} <= buckets, "Linkerd's latency buckets from stats-config.yaml"
+    stats = dict(line.split(": ", 1) for line in admin_get(stack["admin"], "/stats").decode().splitlines() if ": " in line)
+    assert not [k for k in stats if "routegen_errors_total" in k], "no evaluation or host errors on this traffic"
+    failures = {k: v for k, v in stats.items() if ("vm_failed" in k or "runtime_error" in k) and v.strip() != "0"}
+    assert not failures, failures
+
+
+def prom_query(port: int, query: str) -> list[dict]:
+    url = f"http://{HOST}:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        data = json.load(reply)
+    assert data["status"] == "success", data
+    return data["data"]["result"]
+
+
+def by_route(result) -> dict[str, float]:
+    return {r["metric"].get("route", ""): float(r["value"][1]) for r in result}
+
+
+def test_prometheus_scrapes_rate_success_and_quantiles(stack):
+    workdir = stack["workdir"]
+    prom_port = free_port()
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": "envoy", "metrics_path": "/stats/prometheus",
+                            "static_configs": [{"targets": [f"{HOST}:{stack['admin']}"]}]}],
+    }))
+    log = open(workdir / "prometheus.log", "ab")
+    prom = subprocess.Popen(
+        ["prometheus", f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+         f"--web.listen-address={HOST}:{prom_port}"],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    try:
+        wait_until(lambda: prom_query(prom_port, 'up{job="envoy"} == 1'), 30, "Prometheus scraping Envoy")
+        before = by_route(prom_query(prom_port, "sum by (route) (routegen_requests_total)"))
+        send_traffic(stack["port"])  # a second, identical burst, now with Prometheus watching
+        expected_total = {}
+        for (route, _, _), n in EXPECTED.items():
+            expected_total[route] = expected_total.get(route, 0) + n
+
+        def scraped_all():
+            now = by_route(prom_query(prom_port, "sum by (route) (routegen_requests_total)"))
+            return now if all(now.get(r, 0) - before.get(r, 0) == n for r, n in expected_total.items()) else None
+
+        wait_until(scraped_all, 20, "Prometheus to see the second burst")
+
+        rates = by_route(prom_query(prom_port, "sum by (route) (rate(routegen_requests_total[30s]))"))
+        assert set(rates) == set(expected_total) and all(v > 0 for v in rates.values()), rates
+
+        success = by_route(prom_query(
+            prom_port,
+            '(sum by (route) (routegen_requests_total{classification="success"})'
+            ' or sum by (route) (routegen_requests_total) * 0) / sum by (route) (routegen_requests_total)'))
+        for route, total in expected_total.items():
+            ok = sum(n for (r, c, _), n in EXPECTED.items() if r == route and c == "success")
+            assert success[route] == pytest.approx(ok / total), route
+
+        def quantile(q, route):
+            result = prom_query(prom_port, f'histogram_quantile({q}, sum by (le, route) '
+                                           f'(routegen_request_duration_milliseconds_bucket{{route="{route}"}}))')
+            return float(result[0]["value"][1])
+
+        assert 30 <= quantile(0.5, "slow") <= 100, "40 ms responses (plus loopback overhead)"
+        assert 30 <= quantile(0.99, "slow") <= 100
+        assert quantile(0.5, "GET /ok") <= 5, "loopback responses take a few ms at most"
+    finally:
+        prom.terminate()
+        prom.wait(timeout=10)
+        log.close()
