@@ -21,7 +21,7 @@ envoy_bin = $(CACHE)/envoy-$(1)/bin/envoy
 
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: build wasm-target wasm-opt venv envoy prometheus test unit integration integration-oldest clean
+.PHONY: build wasm-target wasm-opt venv envoy prometheus github-api test unit integration integration-oldest clean
 
 ## build: the filter module (installs the wasm target and wasm-opt if missing)
 build: wasm-target wasm-opt
@@ -53,6 +53,17 @@ $(CACHE)/envoy-%/bin/envoy:
 prometheus:
 	@command -v prometheus >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus; }
 
+## github-api: GitHub's REST API description (1,223 operations), a real route table for the
+## importer test and the benchmarks. Fetched from npm into the cache, never committed.
+GITHUB_API := $(CACHE)/github-api.json
+GITHUB_API_VERSION := 23.0.2
+github-api: $(GITHUB_API)
+$(GITHUB_API):
+	mkdir -p $(CACHE)/npm
+	cd $(CACHE)/npm && npm pack --silent @octokit/openapi@$(GITHUB_API_VERSION) >/dev/null
+	tar -xzf $(CACHE)/npm/octokit-openapi-$(GITHUB_API_VERSION).tgz -C $(CACHE)/npm package/generated/api.github.com.json
+	mv $(CACHE)/npm/package/generated/api.github.com.json $@
+
 ## test: unit tests, then the Envoy integration suite on the newest and the oldest Envoy
 test: unit integration integration-oldest
 
@@ -70,3 +81,6 @@ integration-oldest: build venv prometheus $(call envoy_bin,$(ENVOY_OLDEST))
 clean:
 	cargo clean
 	rm -rf $(VENV) $(CACHE)
+
+# Fragments: shipping (demo, OCI), benchmarks, fuzzing.
+-include mk/*.mk

@@ -129,6 +129,8 @@ pub struct NativePlan {
     pub default: Option<String>,
     pub normalize: NormalizeOptions,
     pub metrics: MetricsConfig,
+    /// Paths longer than this are not examined: they get the default.
+    pub max_path_bytes: usize,
     pub fallback: Table,
     pub services: Vec<Service>,
     exact_hosts: HashMap<String, usize>,
@@ -181,6 +183,7 @@ impl NativePlan {
             default: config.default,
             normalize: config.normalize,
             metrics: config.metrics,
+            max_path_bytes: config.limits.max_path_bytes,
             fallback,
             services,
             exact_hosts,
@@ -215,8 +218,11 @@ impl NativePlan {
     /// The route for one request: the service's routes, then the fallback table, then the
     /// service's default, then the global default.
     pub fn decide(&self, request: &RequestLine<'_>, headers: &mut dyn HeaderSource, scratch: &mut Vec<RouteId>) -> Decision<'_> {
-        let path = self.match_path(request.path);
         let service = self.service_for(request.authority);
+        if request.path.len() > self.max_path_bytes {
+            return self.default_decision(service);
+        }
+        let path = self.match_path(request.path);
         if let Some(s) = service.and_then(|i| self.services.get(i)) {
             if let Some(i) = s.table.first_match(request.method, &path, headers, scratch) {
                 return Decision { name: Some(&s.table.routes[i].name), route: Some(s.table.first_id + i), service };
@@ -225,6 +231,11 @@ impl NativePlan {
         if let Some(i) = self.fallback.first_match(request.method, &path, headers, scratch) {
             return Decision { name: Some(&self.fallback.routes[i].name), route: Some(i), service };
         }
+        self.default_decision(service)
+    }
+
+    /// The service's default, else the global default (else unset).
+    pub fn default_decision(&self, service: Option<usize>) -> Decision<'_> {
         let default = service.and_then(|i| self.services.get(i)).and_then(|s| s.default.as_deref());
         Decision { name: default.or(self.default.as_deref()), route: None, service }
     }

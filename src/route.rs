@@ -15,8 +15,13 @@ pub const REGEX_NEST_LIMIT: u32 = 64;
 /// Builds a regex with the project's limits. regex-lite never backtracks, so matching stays
 /// linear in the input whatever the pattern.
 pub fn build_regex(pattern: &str) -> Result<Regex, String> {
+    build_regex_with_limit(pattern, REGEX_SIZE_LIMIT)
+}
+
+/// As [`build_regex`], with the compiled-size cap from the config's `limits.max_regex_bytes`.
+pub fn build_regex_with_limit(pattern: &str, size_limit: usize) -> Result<Regex, String> {
     RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
+        .size_limit(size_limit)
         .nest_limit(REGEX_NEST_LIMIT)
         .build()
         .map_err(|e| format!("invalid regex '{pattern}': {e}"))
@@ -112,11 +117,15 @@ impl PathRegex {
     /// `anchored`: whole-path match (native `path_regex`, like Envoy's `safe_regex`);
     /// otherwise a search anywhere in the path (CEL `matches`, RE2 partial match).
     pub fn new(source: &str, anchored: bool, case_insensitive: bool) -> Result<PathRegex, String> {
+        PathRegex::with_limit(source, anchored, case_insensitive, REGEX_SIZE_LIMIT)
+    }
+
+    pub fn with_limit(source: &str, anchored: bool, case_insensitive: bool, size_limit: usize) -> Result<PathRegex, String> {
         let mut compiled = if anchored { format!("^(?:{source})$") } else { source.to_string() };
         if case_insensitive {
             compiled = format!("(?i){compiled}");
         }
-        let regex = build_regex(&compiled)?;
+        let regex = build_regex_with_limit(&compiled, size_limit)?;
         let literal_prefix = if case_insensitive { Vec::new() } else { literal_prefix(&compiled) };
         Ok(PathRegex { source: source.to_string(), regex, literal_prefix })
     }

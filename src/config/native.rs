@@ -19,7 +19,7 @@ use super::{
 };
 use crate::metrics::{MetricsConfig, StatusLabel, StatusRange};
 use crate::normalize::NormalizeOptions;
-use crate::route::{build_regex, HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
+use crate::route::{build_regex_with_limit, HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
 use crate::template::Template;
 use crate::json::{Json as Value, Object};
 
@@ -36,6 +36,25 @@ pub struct NativeConfig {
     pub routes: Vec<RouteSpec>,
     pub services: Vec<ServiceSpec>,
     pub metrics: MetricsConfig,
+    pub limits: Limits,
+}
+
+/// Resource caps (`limits` in the config). The config is trusted, but a typo'd generator or a
+/// pasted spec should fail loudly at config time, and request data must never make matching
+/// expensive: regex-lite matches in linear time, and paths past `max_path_bytes` are not
+/// examined at all (they get the default).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_routes: usize,
+    /// Compiled size cap per regex (regex-lite's program size, bytes).
+    pub max_regex_bytes: usize,
+    pub max_path_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_routes: MAX_ROUTES, max_regex_bytes: crate::route::REGEX_SIZE_LIMIT, max_path_bytes: 8192 }
+    }
 }
 
 /// Routes scoped to requests whose `:authority` is one of `hosts`.
@@ -48,7 +67,9 @@ pub struct ServiceSpec {
     pub default: Option<String>,
 }
 
-const TOP_FIELDS: &[&str] = &["output_attribute", "default", "debug", "normalize", "routes", "services", "metrics"];
+const TOP_FIELDS: &[&str] =
+    &["output_attribute", "default", "debug", "normalize", "routes", "services", "metrics", "limits"];
+const LIMITS_FIELDS: &[&str] = &["max_routes", "max_regex_bytes", "max_path_bytes"];
 const METRICS_FIELDS: &[&str] = &["enabled", "status_label", "prefix"];
 const SERVICE_FIELDS: &[&str] = &["hosts", "routes", "default"];
 const ROUTE_FIELDS: &[&str] =
@@ -73,12 +94,16 @@ pub fn parse(object: &Object) -> Result<NativeConfig, ConfigError> {
         Some(value) => parse_normalize(value)?,
         None => NormalizeOptions::default(),
     };
+    let limits = match object.get("limits") {
+        Some(value) => parse_limits(value)?,
+        None => Limits::default(),
+    };
     let routes = match object.get("routes") {
-        Some(value) => parse_routes(value, "routes", &normalize)?,
+        Some(value) => parse_routes_with(value, "routes", &normalize, &limits)?,
         None => Vec::new(),
     };
     let services = match object.get("services") {
-        Some(value) => parse_services(value, &normalize)?,
+        Some(value) => parse_services(value, &normalize, &limits)?,
         None => Vec::new(),
     };
     let metrics = match object.get("metrics") {
@@ -86,13 +111,36 @@ pub fn parse(object: &Object) -> Result<NativeConfig, ConfigError> {
         None => MetricsConfig::default(),
     };
     let total = routes.len() + services.iter().map(|s| s.routes.len()).sum::<usize>();
-    if total > MAX_ROUTES {
-        return Err(ConfigError::new("routes", format!("{total} routes is more than the limit of {MAX_ROUTES}")));
+    if total > limits.max_routes {
+        return Err(ConfigError::new(
+            "routes",
+            format!("{total} routes is more than limits.max_routes ({})", limits.max_routes),
+        ));
     }
     if total == 0 && default.is_none() {
         return Err(ConfigError::new("routes", "no routes and no default: this configuration would never set anything"));
     }
-    Ok(NativeConfig { output_attribute, default, debug, normalize, routes, services, metrics })
+    Ok(NativeConfig { output_attribute, default, debug, normalize, routes, services, metrics, limits })
+}
+
+fn parse_limits(value: &Value) -> Result<Limits, ConfigError> {
+    let object = expect_object(value, "limits")?;
+    reject_unknown(object, "limits", LIMITS_FIELDS)?;
+    let mut limits = Limits::default();
+    for (key, value) in object.iter() {
+        let field = join("limits", key);
+        let n = value
+            .as_u64()
+            .filter(|&n| n > 0)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| ConfigError::new(&field, "expected a positive integer"))?;
+        match key {
+            "max_routes" => limits.max_routes = n,
+            "max_regex_bytes" => limits.max_regex_bytes = n,
+            _ => limits.max_path_bytes = n,
+        }
+    }
+    Ok(limits)
 }
 
 fn parse_metrics(value: &Value) -> Result<MetricsConfig, ConfigError> {
@@ -165,7 +213,7 @@ fn parse_normalize(value: &Value) -> Result<NormalizeOptions, ConfigError> {
     Ok(options)
 }
 
-fn parse_services(value: &Value, normalize: &NormalizeOptions) -> Result<Vec<ServiceSpec>, ConfigError> {
+fn parse_services(value: &Value, normalize: &NormalizeOptions, limits: &Limits) -> Result<Vec<ServiceSpec>, ConfigError> {
     let mut services: Vec<ServiceSpec> = Vec::new();
     for (i, entry) in expect_array(value, "services")?.iter().enumerate() {
         let field = format!("services[{i}]");
@@ -192,7 +240,7 @@ fn parse_services(value: &Value, normalize: &NormalizeOptions) -> Result<Vec<Ser
             return Err(ConfigError::new(hosts_field, "list at least one host"));
         }
         let routes = match object.get("routes") {
-            Some(value) => parse_routes(value, &join(&field, "routes"), normalize)?,
+            Some(value) => parse_routes_with(value, &join(&field, "routes"), normalize, limits)?,
             None => Vec::new(),
         };
         let default = optional_name(object.get("default"), &join(&field, "default"))?;
@@ -201,18 +249,23 @@ fn parse_services(value: &Value, normalize: &NormalizeOptions) -> Result<Vec<Ser
     Ok(services)
 }
 
+/// A `routes` array with the default limits.
 pub fn parse_routes(value: &Value, field: &str, normalize: &NormalizeOptions) -> Result<Vec<RouteSpec>, ConfigError> {
+    parse_routes_with(value, field, normalize, &Limits::default())
+}
+
+fn parse_routes_with(value: &Value, field: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<Vec<RouteSpec>, ConfigError> {
     expect_array(value, field)?
         .iter()
         .enumerate()
-        .map(|(i, entry)| parse_route(entry, &format!("{field}[{i}]"), normalize))
+        .map(|(i, entry)| parse_route(entry, &format!("{field}[{i}]"), normalize, limits))
         .collect()
 }
 
-fn parse_route(value: &Value, field: &str, normalize: &NormalizeOptions) -> Result<RouteSpec, ConfigError> {
+fn parse_route(value: &Value, field: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<RouteSpec, ConfigError> {
     match value {
         Value::String(text) => parse_shorthand(text, normalize).map_err(|reason| ConfigError::new(field, reason)),
-        Value::Object(object) => parse_route_object(object, field, normalize),
+        Value::Object(object) => parse_route_object(object, field, normalize, limits),
         other => Err(ConfigError::new(
             field,
             format!("expected a string like \"GET /books/{{id}}\" or an object, found {}", kind(other)),
@@ -265,7 +318,7 @@ fn template_path(text: &str, normalize: &NormalizeOptions) -> Result<PathMatch, 
     Ok(PathMatch::Template(template))
 }
 
-fn parse_route_object(object: &Object, field: &str, normalize: &NormalizeOptions) -> Result<RouteSpec, ConfigError> {
+fn parse_route_object(object: &Object, field: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<RouteSpec, ConfigError> {
     reject_unknown(object, field, ROUTE_FIELDS)?;
     let name_field = join(field, "name");
     let name = match object.get("name") {
@@ -289,12 +342,12 @@ fn parse_route_object(object: &Object, field: &str, normalize: &NormalizeOptions
         Some(&key) => {
             let key_field = join(field, key);
             let text = object.get(key).and_then(Value::as_str).ok_or_else(|| ConfigError::new(&key_field, "expected a string"))?;
-            parse_path(key, text, normalize).map_err(|reason| ConfigError::new(key_field, reason))?
+            parse_path(key, text, normalize, limits).map_err(|reason| ConfigError::new(key_field, reason))?
         }
     };
     let headers = match object.get("headers") {
         None => Vec::new(),
-        Some(value) => parse_headers(value, &join(field, "headers"))?,
+        Some(value) => parse_headers(value, &join(field, "headers"), limits)?,
     };
     let failure_classes = match object.get("failure_classes") {
         None => None,
@@ -303,7 +356,7 @@ fn parse_route_object(object: &Object, field: &str, normalize: &NormalizeOptions
     Ok(RouteSpec { name, methods, path, headers, failure_classes })
 }
 
-fn parse_path(key: &str, text: &str, normalize: &NormalizeOptions) -> Result<PathMatch, String> {
+fn parse_path(key: &str, text: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<PathMatch, String> {
     if key != "path_regex" && !text.starts_with('/') {
         return Err("must start with '/'".to_string());
     }
@@ -321,7 +374,7 @@ fn parse_path(key: &str, text: &str, normalize: &NormalizeOptions) -> Result<Pat
             }
         }
         "path_exact" => Ok(PathMatch::Exact(crate::normalize::normalize(text.as_bytes(), normalize).into_owned())),
-        _ => PathRegex::new(text, true, normalize.case_insensitive).map(PathMatch::Regex),
+        _ => PathRegex::with_limit(text, true, normalize.case_insensitive, limits.max_regex_bytes).map(PathMatch::Regex),
     }
 }
 
@@ -344,7 +397,7 @@ fn parse_methods(value: &Value, field: &str) -> Result<MethodSet, ConfigError> {
 }
 
 /// `{"x-api-version": "2"}` (exact values) or a list of `{name, exact|prefix|regex|present|absent}`.
-fn parse_headers(value: &Value, field: &str) -> Result<Vec<HeaderMatch>, ConfigError> {
+fn parse_headers(value: &Value, field: &str, limits: &Limits) -> Result<Vec<HeaderMatch>, ConfigError> {
     match value {
         Value::Object(map) => map
             .iter()
@@ -353,7 +406,7 @@ fn parse_headers(value: &Value, field: &str) -> Result<Vec<HeaderMatch>, ConfigE
                 Ok(HeaderMatch { name: header_name(name, field)?, rule: HeaderRule::Exact(value.to_string()) })
             })
             .collect(),
-        Value::Array(list) => list.iter().enumerate().map(|(i, v)| parse_header(v, &format!("{field}[{i}]"))).collect(),
+        Value::Array(list) => list.iter().enumerate().map(|(i, v)| parse_header(v, &format!("{field}[{i}]"), limits)).collect(),
         other => Err(ConfigError::new(field, format!("expected an object or an array, found {}", kind(other)))),
     }
 }
@@ -365,7 +418,7 @@ fn header_name(name: &str, field: &str) -> Result<String, ConfigError> {
     Ok(name.to_ascii_lowercase())
 }
 
-fn parse_header(value: &Value, field: &str) -> Result<HeaderMatch, ConfigError> {
+fn parse_header(value: &Value, field: &str, limits: &Limits) -> Result<HeaderMatch, ConfigError> {
     let object = expect_object(value, field)?;
     reject_unknown(object, field, HEADER_FIELDS)?;
     let name_field = join(field, "name");
@@ -382,7 +435,10 @@ fn parse_header(value: &Value, field: &str) -> Result<HeaderMatch, ConfigError> 
                 "prefix" => HeaderRule::Prefix(expect_str(value, &key_field)?.to_string()),
                 "regex" => {
                     let pattern = format!("^(?:{})$", expect_str(value, &key_field)?);
-                    HeaderRule::Regex(build_regex(&pattern).map_err(|reason| ConfigError::new(&key_field, reason))?)
+                    HeaderRule::Regex(
+                        build_regex_with_limit(&pattern, limits.max_regex_bytes)
+                            .map_err(|reason| ConfigError::new(&key_field, reason))?,
+                    )
                 }
                 "present" if expect_bool(value, &key_field)? => HeaderRule::Present,
                 "present" => HeaderRule::Absent,
@@ -512,6 +568,20 @@ mod tests {
         assert!(error(r#"{"metrics": {"prefix": "a-b"}, "routes": ["/"]}"#).starts_with("metrics.prefix: a Prometheus name"));
         assert!(error(r#"{"metrics": {"enable": true}, "routes": ["/"]}"#).starts_with("metrics.enable: unknown field"));
         assert!(error(r#"{"routes": [{"name": "a", "failure_classes": ["6xx"]}]}"#).starts_with("routes[0].failure_classes[0]: '6xx'"));
+    }
+
+    #[test]
+    fn limits() {
+        let config = native(r#"{"limits": {"max_routes": 2, "max_path_bytes": 100}, "routes": ["/a", "/b"]}"#);
+        assert_eq!(config.limits, Limits { max_routes: 2, max_regex_bytes: crate::route::REGEX_SIZE_LIMIT, max_path_bytes: 100 });
+        assert_eq!(
+            error(r#"{"limits": {"max_routes": 1}, "routes": ["/a", "/b"]}"#),
+            "routes: 2 routes is more than limits.max_routes (1)"
+        );
+        assert!(error(r#"{"limits": {"max_regex_bytes": 100}, "routes": [{"name": "r", "path_regex": "/[a-z]{1,200}"}]}"#)
+            .starts_with("routes[0].path_regex: invalid regex"));
+        assert_eq!(error(r#"{"limits": {"max_path_bytes": 0}, "routes": ["/"]}"#), "limits.max_path_bytes: expected a positive integer");
+        assert!(error(r#"{"limits": {"max_paths": 1}, "routes": ["/"]}"#).starts_with("limits.max_paths: unknown field"));
     }
 
     #[test]

@@ -48,6 +48,13 @@ fn normalisation_applies_before_matching() {
 }
 
 #[test]
+fn paths_past_the_limit_are_not_examined() {
+    let plan = native(r#"{"default": "[DEFAULT]", "limits": {"max_path_bytes": 16}, "routes": ["/**"]}"#);
+    assert_eq!(name(&plan, "GET", "/short", ""), Some("/**"));
+    assert_eq!(name(&plan, "GET", &format!("/{}", "a".repeat(16)), ""), Some("[DEFAULT]"));
+}
+
+#[test]
 fn header_conditions() {
     let plan = native(r#"{"routes": [{"name": "v2", "path": "/api", "headers": {"x-api-version": "2"}}, "/api"]}"#);
     let line = RequestLine { method: b"GET", path: b"/api", authority: b"" };
