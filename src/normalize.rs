@@ -12,7 +12,8 @@ use std::borrow::Cow;
 /// Which normalisation steps run before matching. Defaults are the safe, expected ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NormalizeOptions {
-    /// `%41` → `A` for unreserved characters only (ALPHA, DIGIT, `-._~`); `%2F` stays encoded.
+    /// `%41` → `A` for unreserved characters only (ALPHA, DIGIT, `-._~`); other escapes stay
+    /// encoded with upper-case hex (`%2f` → `%2F`), RFC 3986's normal form.
     pub decode_unreserved: bool,
     /// `//` → `/`.
     pub merge_slashes: bool,
@@ -109,9 +110,13 @@ fn decode_unreserved(path: &[u8]) -> Vec<u8> {
                 let decoded = hi * 16 + lo;
                 if is_unreserved(decoded) {
                     out.push(decoded);
-                    i += 3;
-                    continue;
+                } else {
+                    out.push(b'%');
+                    out.push(path[i + 1].to_ascii_uppercase());
+                    out.push(path[i + 2].to_ascii_uppercase());
                 }
+                i += 3;
+                continue;
             }
         }
         out.push(path[i]);
@@ -194,6 +199,7 @@ mod tests {
         assert_eq!(n("//books///42"), "/books/42");
         assert_eq!(n("/%62ooks/%7E"), "/books/~");
         assert_eq!(n("/a%2Fb"), "/a%2Fb", "reserved characters stay encoded");
+        assert_eq!(n("/a%2fb%c3%a9"), "/a%2Fb%C3%A9", "with upper-case hex");
         assert_eq!(n("/books/%2e%2e/admin"), "/admin");
         assert_eq!(n("/a/./b/../c"), "/a/c");
         assert_eq!(n("/../../x"), "/x");

@@ -374,7 +374,16 @@ fn parse_path(key: &str, text: &str, normalize: &NormalizeOptions, limits: &Limi
             }
         }
         "path_exact" => Ok(PathMatch::Exact(crate::normalize::normalize(text.as_bytes(), normalize).into_owned())),
-        _ => PathRegex::with_limit(text, true, normalize.case_insensitive, limits.max_regex_bytes).map(PathMatch::Regex),
+        _ => {
+            // Requests lose their trailing slash before matching, so such a regex never matches.
+            if normalize.ignore_trailing_slash && (text.ends_with('/') || text.ends_with("/$")) && text.len() > 1 {
+                return Err(format!(
+                    "'{text}' ends in '/', but trailing slashes are removed before matching \
+                     (normalize.ignore_trailing_slash): end it with '/?' or drop the slash"
+                ));
+            }
+            PathRegex::with_limit(text, true, normalize.case_insensitive, limits.max_regex_bytes).map(PathMatch::Regex)
+        }
     }
 }
 
@@ -568,6 +577,15 @@ mod tests {
         assert!(error(r#"{"metrics": {"prefix": "a-b"}, "routes": ["/"]}"#).starts_with("metrics.prefix: a Prometheus name"));
         assert!(error(r#"{"metrics": {"enable": true}, "routes": ["/"]}"#).starts_with("metrics.enable: unknown field"));
         assert!(error(r#"{"routes": [{"name": "a", "failure_classes": ["6xx"]}]}"#).starts_with("routes[0].failure_classes[0]: '6xx'"));
+    }
+
+    #[test]
+    fn a_regex_that_needs_a_trailing_slash_is_refused() {
+        assert!(error(r#"{"routes": [{"name": "r", "path_regex": "/r/[0-9]+/"}]}"#)
+            .starts_with("routes[0].path_regex: '/r/[0-9]+/' ends in '/', but trailing slashes are removed"));
+        assert!(parse_config(br#"{"routes": [{"name": "r", "path_regex": "/r/[0-9]+/?"}]}"#).is_ok());
+        let keep = r#"{"normalize": {"ignore_trailing_slash": false}, "routes": [{"name": "r", "path_regex": "/r/[0-9]+/"}]}"#;
+        assert!(parse_config(keep.as_bytes()).is_ok());
     }
 
     #[test]
