@@ -133,7 +133,8 @@ pub struct NativePlan {
     pub max_path_bytes: usize,
     pub fallback: Table,
     pub services: Vec<Service>,
-    exact_hosts: HashMap<String, usize>,
+    /// (host, service); a waypoint serves tens of hosts, so a scan beats hashing here.
+    exact_hosts: Vec<(String, usize)>,
     /// `*.example.com` entries as (".example.com", service).
     wildcard_hosts: Vec<(String, usize)>,
 }
@@ -162,16 +163,14 @@ impl NativePlan {
     fn new(config: NativeConfig) -> NativePlan {
         let fallback = Table::new(config.routes, 0);
         let mut next_id = fallback.routes.len();
-        let mut exact_hosts = HashMap::new();
+        let mut exact_hosts = Vec::new();
         let mut wildcard_hosts = Vec::new();
         let mut services = Vec::with_capacity(config.services.len());
         for (i, ServiceSpec { hosts, routes, default }) in config.services.into_iter().enumerate() {
             for host in &hosts {
                 match host.strip_prefix('*') {
                     Some(suffix) if suffix.starts_with('.') => wildcard_hosts.push((suffix.to_string(), i)),
-                    _ => {
-                        exact_hosts.entry(host.clone()).or_insert(i);
-                    }
+                    _ => exact_hosts.push((host.clone(), i)),
                 }
             }
             let table = Table::new(routes, next_id);
@@ -198,12 +197,13 @@ impl NativePlan {
             return None;
         }
         let authority = String::from_utf8_lossy(authority).to_ascii_lowercase();
-        if let Some(&i) = self.exact_hosts.get(&authority) {
+        let exact = |name: &str| self.exact_hosts.iter().find(|(h, _)| h == name).map(|&(_, i)| i);
+        if let Some(i) = exact(&authority) {
             return Some(i);
         }
         let host = strip_port(&authority);
         if host.len() != authority.len() {
-            if let Some(&i) = self.exact_hosts.get(host) {
+            if let Some(i) = exact(host) {
                 return Some(i);
             }
         }

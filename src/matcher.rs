@@ -23,7 +23,10 @@ pub type RouteId = u32;
 
 #[derive(Debug, Default)]
 pub struct PathIndex {
-    exact: HashMap<Box<[u8]>, Vec<RouteId>>,
+    /// Exact path → index into `exact_routes` (one map type for the whole index keeps one copy
+    /// of the hash map code in the module).
+    exact: HashMap<Box<[u8]>, u32>,
+    exact_routes: Vec<Vec<RouteId>>,
     /// Prefix routes and prefix-filed regex routes.
     prefixes: ByteTrie,
     templates: SegmentTrie,
@@ -41,16 +44,16 @@ impl PathIndex {
             let mut regex = None;
             match path {
                 PathMatch::Any => index.always.push(id),
-                PathMatch::Exact(bytes) => index.exact.entry(bytes.clone().into()).or_default().push(id),
+                PathMatch::Exact(bytes) => index.add_exact(bytes, id),
                 PathMatch::Prefix(bytes) => index.prefixes.insert(bytes, id),
                 PathMatch::DirPrefix(bytes) => {
                     index.prefixes.insert(bytes, id);
                     if let Some(directory) = bytes.strip_suffix(b"/") {
-                        index.exact.entry(directory.into()).or_default().push(id);
+                        index.add_exact(directory, id);
                     }
                 }
                 PathMatch::Template(template) => match template.literal_path() {
-                    Some(bytes) => index.exact.entry(bytes.into()).or_default().push(id),
+                    Some(bytes) => index.add_exact(&bytes, id),
                     None => index.templates.insert(template, id),
                 },
                 PathMatch::Regex(path_regex) => {
@@ -67,18 +70,27 @@ impl PathIndex {
         index
     }
 
+    fn add_exact(&mut self, path: &[u8], id: RouteId) {
+        let next = self.exact_routes.len() as u32;
+        let slot = *self.exact.entry(path.into()).or_insert(next);
+        match self.exact_routes.get_mut(slot as usize) {
+            Some(ids) => ids.push(id),
+            None => self.exact_routes.push(vec![id]),
+        }
+    }
+
     /// Fills `out` with every route whose path condition may hold, ascending and unique.
     /// Regex routes among them are confirmed later with [`PathIndex::confirm`], lazily,
     /// because most lookups stop at an earlier candidate.
     pub fn candidates(&self, path: &[u8], out: &mut Vec<RouteId>) {
         out.clear();
         out.extend_from_slice(&self.always);
-        if let Some(ids) = self.exact.get(path) {
+        if let Some(ids) = self.exact.get(path).and_then(|&slot| self.exact_routes.get(slot as usize)) {
             out.extend_from_slice(ids);
         }
         self.prefixes.collect(path, out);
         self.templates.collect(path, out);
-        out.sort_unstable();
+        sort_ids(out);
         out.dedup();
     }
 
@@ -94,6 +106,45 @@ impl PathIndex {
     /// Number of index entries that are not keyed (scanned on every request).
     pub fn unkeyed_len(&self) -> usize {
         self.always.len()
+    }
+}
+
+/// Sorts route ids. Candidate lists are short (insertion sort); long ones get a heapsort. Both
+/// are a few dozen bytes of code, where the standard library's sort costs ~4 KB of the module.
+fn sort_ids(ids: &mut [RouteId]) {
+    if ids.len() <= 24 {
+        for i in 1..ids.len() {
+            let mut j = i;
+            while j > 0 && ids[j - 1] > ids[j] {
+                ids.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        return;
+    }
+    // Heapsort: build a max-heap, then move the maximum to the end repeatedly.
+    fn sift_down(ids: &mut [RouteId], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && ids[child] < ids[child + 1] {
+                child += 1;
+            }
+            if ids[root] >= ids[child] {
+                return;
+            }
+            ids.swap(root, child);
+            root = child;
+        }
+    }
+    for root in (0..ids.len() / 2).rev() {
+        sift_down(ids, root, ids.len());
+    }
+    for end in (1..ids.len()).rev() {
+        ids.swap(0, end);
+        sift_down(ids, 0, end);
     }
 }
 
@@ -289,6 +340,23 @@ mod tests {
         assert_eq!(confirmed(&idx, "/a/q/d"), vec![1]);
         assert_eq!(confirmed(&idx, "/a/q.json"), vec![3]);
         assert_eq!(confirmed(&idx, "/a//c"), Vec::<RouteId>::new(), "a variable never matches an empty segment");
+    }
+
+    #[test]
+    fn id_sorting() {
+        let mut seed = 12345u64;
+        for len in [0usize, 1, 2, 5, 24, 25, 100, 1000] {
+            let mut ids: Vec<RouteId> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (seed >> 40) as RouteId % 500
+                })
+                .collect();
+            let mut expected = ids.clone();
+            expected.sort();
+            sort_ids(&mut ids);
+            assert_eq!(ids, expected, "len {len}");
+        }
     }
 
     #[test]

@@ -5,7 +5,6 @@ use super::host;
 use crate::metrics::{self, Classification, MetricsConfig};
 use log::warn;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// Which route a request is counted under: a global route id, or the default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,16 +24,19 @@ pub struct Observation<'a> {
 }
 
 /// Which series of a route: the request counter for a classification and status, or the
-/// latency histogram. One map for both keeps one copy of the map code in the module.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// latency histogram.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Series {
     Requests(Classification, u32),
     Duration,
 }
 
+/// Metric ids per route (index: route id) and for the default. A route has a handful of
+/// series, so a short scan finds one; no hashing on the request path.
 #[derive(Default)]
 pub struct Stats {
-    ids: RefCell<HashMap<(RouteKey, Series), u32>>,
+    routes: RefCell<Vec<Vec<(Series, u32)>>>,
+    default: RefCell<Vec<(Series, u32)>>,
 }
 
 impl Stats {
@@ -59,15 +61,25 @@ impl Stats {
 }
 
 impl Stats {
-    fn cached(&self, key: (RouteKey, Series), name: impl FnOnce() -> String, kind: u32) -> Option<u32> {
-        let mut ids = self.ids.try_borrow_mut().ok()?;
-        if let Some(&id) = ids.get(&key) {
+    fn cached(&self, (route, series): (RouteKey, Series), name: impl FnOnce() -> String, kind: u32) -> Option<u32> {
+        let mut routes = self.routes.try_borrow_mut().ok()?;
+        let mut default = self.default.try_borrow_mut().ok()?;
+        let known = match route {
+            RouteKey::Route(id) => {
+                if routes.len() <= id {
+                    routes.resize_with(id + 1, Vec::new);
+                }
+                routes.get_mut(id)?
+            }
+            RouteKey::Default => &mut *default,
+        };
+        if let Some(&(_, id)) = known.iter().find(|(s, _)| *s == series) {
             return Some(id);
         }
         let name = name();
         match host::define_metric(kind, &name) {
             Ok(id) => {
-                ids.insert(key, id);
+                known.push((series, id));
                 Some(id)
             }
             Err(status) => {
