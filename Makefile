@@ -65,7 +65,7 @@ $(GITHUB_API):
 	mv $(CACHE)/npm/package/generated/api.github.com.json $@
 
 ## test: unit tests, then the Envoy integration suite on the newest and the oldest Envoy
-test: unit integration integration-oldest artifacts-test
+test: unit integration integration-oldest artifacts-test cli-test
 
 unit:
 	cargo test --quiet

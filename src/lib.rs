@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod reference;
 pub mod route;
+pub mod shadow;
 pub mod template;
 
 #[cfg(target_arch = "wasm32")]

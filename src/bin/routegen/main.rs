@@ -1,19 +1,40 @@
-//! `routegen`: check, explain and generate route tables, over the same core the filter runs.
+//! `routegen`: check, explain, import, render and observe route tables, over the same core the
+//! filter runs (config parser, compiler, matcher): what the CLI says is what the filter does.
+//!
+//! One module per command; `common` holds loading, compiling and output formats.
 
+mod check;
+mod common;
+mod explain;
+mod import;
 mod input;
+mod prom;
+mod render;
+mod routes;
 
 use clap::{Parser, Subcommand};
-use routegen::engine::{self, NoHostCel};
-use std::path::PathBuf;
+use common::Exit;
 use std::process::ExitCode;
 
 /// Exit codes scripts can rely on.
 pub const EXIT_OK: u8 = 0;
+/// Invalid configuration, findings that fail (`--strict`), inexpressible conversions.
 pub const EXIT_INVALID: u8 = 1;
+/// Usage errors, unreadable files, unreachable Prometheus.
 pub const EXIT_USAGE: u8 = 2;
 
+const EXIT_CODES: &str = "Exit status:\n  0  success\n  1  invalid configuration, failing findings (--strict), or an input that cannot be converted\n  2  usage error, unreadable input, or Prometheus unreachable";
+
 #[derive(Parser)]
-#[command(name = "routegen", version, about = "Bounded, human-named per-route attribution for Envoy and Istio")]
+#[command(
+    name = "routegen",
+    version,
+    about = "Bounded, human-named per-route attribution for Envoy and Istio",
+    long_about = "Bounded, human-named per-route attribution for Envoy and Istio.\n\n\
+        Every command reads configurations with the filter's own parser and matches with the\n\
+        filter's own engine, so what routegen says is what the filter will do.",
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,44 +42,40 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Parse and compile a configuration exactly as the filter does.
-    ///
-    /// CONFIG is a native or attributegen JSON/YAML file, or a whole WasmPlugin manifest
-    /// (its spec.pluginConfig is checked). Exit status: 0 valid, 1 invalid, 2 unreadable.
-    #[command(after_help = "Examples:\n  routegen check routes.json\n  routegen check istio/wasmplugin.yaml")]
-    Check {
-        /// The configuration file ('-' for standard input).
-        config: PathBuf,
-    },
+    Check(check::Args),
+    Explain(explain::Args),
+    /// Generate a native configuration from OpenAPI, a Linkerd ServiceProfile, .proto files or attributegen.
+    #[command(subcommand)]
+    Import(import::Command),
+    /// Render Istio manifests or a plain-Envoy config snippet for a configuration.
+    #[command(subcommand)]
+    Render(render::Command),
+    Routes(routes::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Check { config } => check(&config),
-    }
-}
-
-fn check(path: &std::path::Path) -> ExitCode {
-    let value = match input::load_config(path) {
-        Ok(value) => value,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
+            // clap's own exit code for usage errors is 2 already; --help and --version are 0.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
-    let compiled = routegen::config::parse_value(&routegen::json::Json::from(&value)).and_then(|config| engine::compile(config, &mut NoHostCel));
-    match compiled {
-        Ok((_engine, notes)) => {
-            for note in &notes {
-                println!("note: {note}");
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Import(command) => import::run(command),
+        Command::Render(command) => render::run(command),
+        Command::Routes(args) => routes::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(Exit { code, message }) => {
+            if !message.is_empty() {
+                eprintln!("error: {message}");
             }
-            println!("ok: {} is a valid routegen configuration", path.display());
-            ExitCode::from(EXIT_OK)
-        }
-        Err(e) => {
-            println!("error: {e}");
-            ExitCode::from(EXIT_INVALID)
+            ExitCode::from(code)
         }
     }
 }

@@ -1,0 +1,288 @@
+"""`routegen routes` against a real Prometheus (Debian package) on loopback.
+
+- envoy source: Prometheus scrapes a real Envoy running the routegen module with metrics on
+  (bootstrap built from `routegen render envoy` itself), in front of a loopback upstream;
+- istio source: Prometheus scrapes a tiny exposition server whose `istio_requests_total` and
+  `istio_request_duration_milliseconds_bucket` grow by fixed amounts per scrape, so success
+  rates and latency quantiles are exact.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+import yaml
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except Exception:
+        pass
+
+
+def wait_until(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return reply.read()
+
+
+class Process:
+    """A child process stopped (by its own pid) when the test ends."""
+
+    def __init__(self, args, log):
+        self.log = open(log, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def start_prometheus(workdir, targets) -> tuple[Process, int]:
+    binary = shutil.which("prometheus")
+    if not binary:
+        pytest.skip("no prometheus binary (make prometheus)")
+    port = free_port()
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": job, "metrics_path": path, "static_configs": [{"targets": [target]}]}
+                           for job, path, target in targets],
+    }))
+    prom = Process([binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+                    f"--web.listen-address={HOST}:{port}"], workdir / "prometheus.log")
+    wait_until(lambda: b"Ready" in get(f"http://{HOST}:{port}/-/ready"), 30, "Prometheus ready")
+    return prom, port
+
+
+def prom_value(port, query) -> float:
+    url = f"http://{HOST}:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    result = json.loads(get(url))["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+import urllib.parse  # noqa: E402
+
+
+def test_unreachable_prometheus_is_exit_2(run):
+    proc = run("routes", "--prometheus", f"http://{HOST}:{free_port()}")
+    assert proc.returncode == 2
+    assert "cannot reach Prometheus at" in proc.stderr and "port-forward" in proc.stderr
+    proc = run("routes", "--prometheus", "https://prometheus.example")
+    assert proc.returncode == 2 and "https is not supported" in proc.stderr
+    proc = run("routes", "--prometheus", f"http://{HOST}:1", "--window", "soon")
+    assert proc.returncode == 2 and "--window" in proc.stderr
+
+
+# ---- Istio source -------------------------------------------------------------------------------
+
+ISTIO_SERIES = [
+    # (labels, increment per scrape)
+    ({"reporter": "waypoint", "destination_service_namespace": "shop", "destination_service_name": "books",
+      "route_name": "GET /books/{id}", "response_code": "200"}, 9),
+    ({"reporter": "waypoint", "destination_service_namespace": "shop", "destination_service_name": "books",
+      "route_name": "GET /books/{id}", "response_code": "503"}, 1),
+    ({"reporter": "waypoint", "destination_service_namespace": "shop", "destination_service_name": "books",
+      "route_name": "POST /books", "response_code": "201"}, 4),
+    ({"reporter": "waypoint", "destination_service_namespace": "shop", "destination_service_name": "books",
+      "route_name": "unknown", "response_code": "404"}, 2),
+    # Another namespace, and a client-side report: both filtered out.
+    ({"reporter": "waypoint", "destination_service_namespace": "other", "destination_service_name": "x",
+      "route_name": "GET /x", "response_code": "200"}, 100),
+    ({"reporter": "source", "destination_service_namespace": "shop", "destination_service_name": "books",
+      "route_name": "GET /books/{id}", "response_code": "500"}, 100),
+]
+# Cumulative bucket increments per scrape for GET /books/{id} (10 requests per scrape).
+BUCKETS = [("10", 5), ("25", 8), ("50", 10), ("+Inf", 10)]
+
+
+class Exposition(http.server.BaseHTTPRequestHandler):
+    scrapes = 0
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        Exposition.scrapes += 1
+        n = Exposition.scrapes
+        lines = ["# TYPE istio_requests_total counter"]
+        for labels, step in ISTIO_SERIES:
+            text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            lines.append(f"istio_requests_total{{{text}}} {step * n}")
+        lines.append("# TYPE istio_request_duration_milliseconds histogram")
+        base = 'reporter="waypoint",destination_service_namespace="shop",destination_service_name="books",route_name="GET /books/{id}"'
+        for le, step in BUCKETS:
+            lines.append(f'istio_request_duration_milliseconds_bucket{{{base},le="{le}"}} {step * n}')
+        lines.append(f"istio_request_duration_milliseconds_sum{{{base}}} {200 * n}")
+        lines.append(f"istio_request_duration_milliseconds_count{{{base}}} {10 * n}")
+        body = ("\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/plain; version=0.0.4")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_istio_source(run, tmp_path):
+    server = http.server.ThreadingHTTPServer((HOST, 0), Exposition)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    prom, port = start_prometheus(tmp_path, [("mesh", "/metrics", f"{HOST}:{server.server_address[1]}")])
+    try:
+        wait_until(lambda: prom_value(port, "count_over_time(istio_requests_total[1m])") >= 4, 40, "four scrapes")
+        config = tmp_path / "routes.json"
+        config.write_text(json.dumps({"default": "[DEFAULT]", "services": [{"hosts": ["books.shop.svc.cluster.local"],
+                                      "routes": ["GET /books/{id}", "POST /books", "DELETE /books/{id}"]}]}))
+        proc = run("routes", "--prometheus", f"http://{HOST}:{port}", "--namespace", "shop", "--config", config, "-o", "json")
+        assert proc.returncode == 0, proc.stderr
+        rows = {(r["route"], r["service"]): r for r in json.loads(proc.stdout)["routes"]}
+        assert set(rows) == {("GET /books/{id}", "books"), ("POST /books", "books"), ("unknown", "books"),
+                             ("DELETE /books/{id}", "books"), ("[DEFAULT]", "books")}
+        get_book = rows[("GET /books/{id}", "books")]
+        assert get_book["success"] == pytest.approx(0.9, rel=1e-3), "503s are failures; the source-reported 500s are not counted"
+        assert get_book["latency_ms_p50"] == pytest.approx(10, rel=1e-2)
+        assert get_book["latency_ms_p95"] == pytest.approx(43.75, rel=1e-2)
+        assert get_book["latency_ms_p99"] == pytest.approx(48.75, rel=1e-2)
+        assert get_book["rps"] > 0
+        assert rows[("POST /books", "books")]["success"] == pytest.approx(1.0)
+        assert rows[("unknown", "books")]["success"] == pytest.approx(1.0), "404 is not a failure"
+        idle = rows[("DELETE /books/{id}", "books")]
+        assert idle["success"] is None and idle["rps"] == 0 and idle["latency_ms_p50"] is None
+        table = run("routes", "--prometheus", f"http://{HOST}:{port}", "--namespace", "shop", "--service", "books", "--config", config).stdout
+        lines = table.splitlines()
+        assert lines[0].split() == ["ROUTE", "SERVICE", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99"]
+        book_line = next(line for line in lines if line.startswith("GET /books/{id}"))
+        cells = book_line.split()[2:]
+        assert cells[:2] == ["books", "90.00%"] and cells[2].endswith("rps") and cells[3:] == ["10ms", "44ms", "49ms"]
+        assert lines[-1].startswith("[DEFAULT]") or lines[-1].startswith("unknown")
+        assert any(line.startswith("DELETE /books/{id}") and line.split()[2:] == ["books", "-", "0.0rps", "-", "-", "-"] for line in lines)
+    finally:
+        prom.stop()
+        server.shutdown()
+
+
+# ---- Envoy source -------------------------------------------------------------------------------
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        status = 500 if self.path == "/fail" else 200
+        if self.path == "/slow":
+            time.sleep(0.04)
+        self.send_response(status)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+def send(port, path, times):
+    for _ in range(times):
+        with socket.create_connection((HOST, port), timeout=5) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 "), data[:100]
+
+
+def test_envoy_source_with_a_real_envoy(run, tmp_path, envoy_bin, wasm_path):
+    config = tmp_path / "routes.json"
+    config.write_text(json.dumps({"default": "[DEFAULT]", "metrics": {"enabled": True},
+                                  "routes": ["GET /ok", "GET /fail", "GET /slow", "GET /idle/{x}"]}))
+    snippet = json.loads(run("render", "envoy", config, "--wasm", wasm_path, "-o", "json").stdout)
+    upstream = http.server.ThreadingHTTPServer((HOST, 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port, admin = free_port(), free_port()
+    bootstrap = {
+        "admin": {"address": {"socket_address": {"address": HOST, "port_value": admin}}},
+        "stats_config": snippet["stats_config"],
+        "static_resources": {
+            "listeners": [{"name": "main", "address": {"socket_address": {"address": HOST, "port_value": port}},
+                           "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+                               "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                               "stat_prefix": "ingress",
+                               "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
+                                   {"match": {"prefix": "/"}, "route": {"cluster": "app"}}]}]},
+                               "http_filters": snippet["http_filters"] + [{"name": "envoy.filters.http.router", "typed_config": {
+                                   "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]}}]}]}],
+            "clusters": [{"name": "app", "type": "STATIC", "connect_timeout": "1s", "load_assignment": {
+                "cluster_name": "app", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+                    "address": HOST, "port_value": upstream.server_address[1]}}}}]}]}}],
+        },
+    }
+    (tmp_path / "envoy.yaml").write_text(yaml.safe_dump(bootstrap))
+    envoy = Process([str(envoy_bin), "-c", str(tmp_path / "envoy.yaml"), "--base-id", str(os.getpid() % 20000 * 100 + 57),
+                     "--disable-hot-restart", "--concurrency", "1"], tmp_path / "envoy.log")
+    prom = None
+    try:
+        wait_until(lambda: b"LIVE" in get(f"http://{HOST}:{admin}/ready"), 30, "Envoy ready")
+        prom, prom_port = start_prometheus(tmp_path, [("envoy", "/stats/prometheus", f"{HOST}:{admin}")])
+        # One request per route first, so every series exists before the measured burst.
+        for path in ("/ok", "/fail", "/slow", "/nowhere"):
+            send(port, path, 1)
+        wait_until(lambda: prom_value(prom_port, "sum(routegen_request_duration_milliseconds_count)") >= 4, 40, "first scrape")
+        time.sleep(1.5)
+        send(port, "/ok", 20)
+        send(port, "/fail", 10)
+        send(port, "/slow", 5)
+        send(port, "/nowhere", 5)
+        wait_until(lambda: prom_value(prom_port, "sum(routegen_request_duration_milliseconds_count)") >= 44, 40, "the burst scraped")
+        proc = run("routes", "--prometheus", f"http://{HOST}:{prom_port}", "--source", "envoy", "--config", config, "-o", "json")
+        assert proc.returncode == 0, proc.stderr
+        rows = {r["route"]: r for r in json.loads(proc.stdout)["routes"]}
+        assert set(rows) == {"GET /ok", "GET /fail", "GET /slow", "GET /idle/{x}", "[DEFAULT]"}
+        assert rows["GET /ok"]["success"] == 1.0 and rows["GET /fail"]["success"] == 0.0
+        assert rows["[DEFAULT]"]["success"] == 1.0
+        assert all(rows[r]["service"] == "envoy" for r in ("GET /ok", "GET /fail", "GET /slow", "[DEFAULT]"))
+        assert rows["GET /ok"]["rps"] > 0 and rows["GET /ok"]["requests"] > rows["GET /slow"]["requests"]
+        assert 20 <= rows["GET /slow"]["latency_ms_p50"] <= 100, rows["GET /slow"]
+        assert rows["GET /ok"]["latency_ms_p50"] <= 10
+        assert rows["GET /idle/{x}"]["success"] is None and rows["GET /idle/{x}"]["rps"] == 0
+        table = run("routes", "--prometheus", f"http://{HOST}:{prom_port}", "--source", "envoy", "--config", config).stdout
+        (tmp_path / "table.txt").write_text(table)
+        assert "GET /fail" in table and "0.00%" in table and "100.00%" in table
+    finally:
+        if prom:
+            prom.stop()
+        envoy.stop()
+        upstream.shutdown()
