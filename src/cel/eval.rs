@@ -2,10 +2,9 @@
 //! absorb, equality is heterogeneous (different types are simply unequal), ordering across
 //! types is an error, and a missing attribute or header is a "no such key" error.
 
-use std::cmp::Ordering;
 use std::fmt;
 
-use super::ast::{Attr, CmpOp, Expr, Matcher, StrFn, Value};
+use super::ast::{Attr, CmpOp, Expr, StrFn, Value};
 
 /// Supplies attribute and header values for one evaluation.
 pub trait Activation {
@@ -29,157 +28,150 @@ impl std::error::Error for EvalError {}
 
 type Result<T> = std::result::Result<T, EvalError>;
 
+/// The one way errors are built: the message is the concatenation of `parts`.
+#[cold]
+#[inline(never)]
+fn error(parts: &[&str]) -> EvalError {
+    EvalError(parts.concat())
+}
+
+/// `op` applied to a value of type `first` (and `second`, unless empty) has no overload.
+fn no_overload(op: &str, first: &Value, second: &str) -> EvalError {
+    let and = if second.is_empty() { "" } else { " and " };
+    error(&[
+        "no matching overload for '",
+        op,
+        "' on ",
+        first.type_name(),
+        and,
+        second,
+    ])
+}
+
 /// Evaluates `expr`. Recursion follows the tree, whose depth the parser bounds.
 pub fn eval(expr: &Expr, act: &mut dyn Activation) -> Result<Value> {
-    match expr {
-        Expr::Lit(v) => Ok(v.clone()),
-        Expr::Attr(a) => act
-            .attr(*a)
-            .ok_or_else(|| EvalError(format!("no such attribute: '{}'", a.name()))),
-        Expr::Header { response, name } => act
-            .header(*response, name)
-            .map(Value::Str)
-            .ok_or_else(|| EvalError(format!("no such key: '{name}'"))),
-        Expr::Not(e) => eval_not(e, act),
-        Expr::And(a, b) => eval_logic(a, b, false, act),
-        Expr::Or(a, b) => eval_logic(a, b, true, act),
-        Expr::Cmp(op, a, b) => {
-            let left = eval(a, act)?;
-            let right = eval(b, act)?;
-            compare(*op, &left, &right).map(Value::Bool)
+    // Operators on one or two evaluated operands: the name (for errors) and the operands.
+    let (op, first, second) = match expr {
+        Expr::Lit(v) => return Ok(v.clone()),
+        Expr::Attr(a) => {
+            return act
+                .attr(*a)
+                .ok_or_else(|| error(&["no such attribute: '", a.name(), "'"]))
         }
-        Expr::In(e, list) => eval_in(e, list, act),
-        Expr::StrFn(f, recv, arg) => eval_str_fn(*f, recv, arg, act),
-        Expr::Matches(recv, m) => eval_matches(recv, m, act),
-        Expr::Size(e) => eval_size(e, act),
-    }
+        Expr::Header { response, name } => {
+            return act
+                .header(*response, name)
+                .map(Value::Str)
+                .ok_or_else(|| error(&["no such key: '", name, "'"]))
+        }
+        Expr::And(a, b) => return logic(a, b, false, act),
+        Expr::Or(a, b) => return logic(a, b, true, act),
+        // Like cel-cpp, the element and the whole list are evaluated first (an error in any
+        // element is an error), then membership uses heterogeneous equality.
+        Expr::In(e, list) => {
+            let needle = eval(e, act)?;
+            let mut found = false;
+            for item in list {
+                found |= eval(item, act)? == needle;
+            }
+            return Ok(Value::Bool(found));
+        }
+        Expr::Not(e) => ("!", e, None),
+        Expr::Size(e) => ("size", e, None),
+        Expr::Matches(e, _) => ("matches", e, None),
+        Expr::Cmp(op, a, b) => (op.symbol(), a, Some(b)),
+        Expr::StrFn(f, a, b) => (f.name(), a, Some(b)),
+    };
+    let x = eval(first, act)?;
+    let y = match second {
+        Some(e) => Some(eval(e, act)?),
+        None => None,
+    };
+    let result = match (expr, &x, &y) {
+        (Expr::Not(_), Value::Bool(b), _) => Some(Value::Bool(!b)),
+        // CEL string size counts Unicode code points, not bytes.
+        (Expr::Size(_), Value::Str(s), _) => i64::try_from(s.chars().count()).ok().map(Value::Int),
+        // Unanchored search, like RE2::PartialMatch in cel-cpp.
+        (Expr::Matches(_, m), Value::Str(s), _) => Some(Value::Bool(m.regex.is_match(s))),
+        (Expr::Cmp(op, ..), x, Some(y)) => compare(*op, x, y).map(Value::Bool),
+        (Expr::StrFn(f, ..), Value::Str(s), Some(Value::Str(p))) => Some(Value::Bool(match f {
+            StrFn::StartsWith => s.starts_with(p.as_str()),
+            StrFn::EndsWith => s.ends_with(p.as_str()),
+            StrFn::Contains => contains(s.as_bytes(), p.as_bytes()),
+        })),
+        _ => None,
+    };
+    result.ok_or_else(|| {
+        // `matches` has a second (string) argument, compiled at parse time.
+        let second = match (&y, expr) {
+            (Some(y), _) => y.type_name(),
+            (None, Expr::Matches(..)) => "string",
+            (None, _) => "",
+        };
+        no_overload(op, &x, second)
+    })
 }
 
 /// Evaluates `expr` as a condition: a non-bool result is an error.
 pub fn eval_bool(expr: &Expr, act: &mut dyn Activation) -> Result<bool> {
-    match eval(expr, act)? {
-        Value::Bool(b) => Ok(b),
-        other => Err(EvalError(format!(
-            "condition evaluated to {}, not bool",
-            other.type_name()
-        ))),
-    }
-}
-
-fn no_overload(op: &str, args: &[&Value]) -> EvalError {
-    let types: Vec<&str> = args.iter().map(|v| v.type_name()).collect();
-    EvalError(format!(
-        "no matching overload for '{op}' on {}",
-        types.join(" and ")
-    ))
-}
-
-fn eval_not(e: &Expr, act: &mut dyn Activation) -> Result<Value> {
-    match eval(e, act)? {
-        Value::Bool(b) => Ok(Value::Bool(!b)),
-        other => Err(no_overload("!", &[&other])),
-    }
-}
-
-/// An operand of `&&`/`||` as a bool; a non-bool behaves like an error value (cel-cpp's
-/// logical steps absorb both the same way).
-fn logic_operand(e: &Expr, op: &str, act: &mut dyn Activation) -> Result<bool> {
-    match eval(e, act)? {
-        Value::Bool(b) => Ok(b),
-        other => Err(no_overload(op, &[&other])),
-    }
+    truth(expr, "", act)
 }
 
 /// `&&` (absorbing = false) and `||` (absorbing = true), commutative over errors:
 /// the absorbing value on either side wins; otherwise the first error propagates.
-fn eval_logic(a: &Expr, b: &Expr, absorbing: bool, act: &mut dyn Activation) -> Result<Value> {
+fn logic(a: &Expr, b: &Expr, absorbing: bool, act: &mut dyn Activation) -> Result<Value> {
     let op = if absorbing { "||" } else { "&&" };
-    let left = logic_operand(a, op, act);
-    if left == Ok(absorbing) {
+    let left = truth(a, op, act);
+    if matches!(left, Ok(v) if v == absorbing) {
         return Ok(Value::Bool(absorbing));
     }
-    let right = logic_operand(b, op, act);
-    match (left, right) {
-        (_, Ok(r)) if r == absorbing => Ok(Value::Bool(absorbing)),
-        (Err(e), _) | (_, Err(e)) => Err(e),
-        (Ok(_), Ok(_)) => Ok(Value::Bool(!absorbing)),
+    let right = truth(b, op, act);
+    if matches!(right, Ok(v) if v == absorbing) {
+        return Ok(Value::Bool(absorbing));
+    }
+    left?;
+    right?;
+    Ok(Value::Bool(!absorbing))
+}
+
+/// `e` as a bool: a condition (`op` empty) or an operand of `op` (`&&`, `||`). For `&&`/`||`
+/// a non-bool behaves like an error value (cel-cpp's logical steps absorb both the same way).
+fn truth(e: &Expr, op: &str, act: &mut dyn Activation) -> Result<bool> {
+    match eval(e, act)? {
+        Value::Bool(b) => Ok(b),
+        other if op.is_empty() => Err(error(&[
+            "condition evaluated to ",
+            other.type_name(),
+            ", not bool",
+        ])),
+        other => Err(no_overload(op, &other, "")),
     }
 }
 
-/// Heterogeneous equality: values of different types are unequal, never an error.
-fn equal(a: &Value, b: &Value) -> bool {
-    a == b
-}
-
-/// Same-type ordering; strings compare bytewise (as Rust `str` does), bools false < true.
-fn order(a: &Value, b: &Value) -> Option<Ordering> {
-    match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
-        (Value::Str(x), Value::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-        _ => None,
-    }
-}
-
-fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool> {
-    let ord = match op {
-        CmpOp::Eq => return Ok(equal(a, b)),
-        CmpOp::Ne => return Ok(!equal(a, b)),
-        _ => order(a, b).ok_or_else(|| no_overload(op.symbol(), &[a, b]))?,
+/// `==`/`!=` use heterogeneous equality (values of different types are unequal, never an
+/// error). Ordering needs equal types (`None` otherwise); strings compare bytewise, bools
+/// false < true.
+fn compare(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
+    let ord = match (op, a, b) {
+        (CmpOp::Eq, ..) => return Some(a == b),
+        (CmpOp::Ne, ..) => return Some(a != b),
+        (_, Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (_, Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (_, Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => return None,
     };
-    Ok(match op {
-        CmpOp::Lt => ord == Ordering::Less,
-        CmpOp::Le => ord != Ordering::Greater,
-        CmpOp::Gt => ord == Ordering::Greater,
-        CmpOp::Ge => ord != Ordering::Less,
-        CmpOp::Eq | CmpOp::Ne => false,
+    Some(match op {
+        CmpOp::Lt => ord.is_lt(),
+        CmpOp::Le => ord.is_le(),
+        CmpOp::Gt => ord.is_gt(),
+        _ => ord.is_ge(),
     })
 }
 
-/// `x in [..]`: like cel-cpp, the element and the whole list are evaluated first (an error
-/// in any element is an error), then membership uses heterogeneous equality.
-fn eval_in(e: &Expr, list: &[Expr], act: &mut dyn Activation) -> Result<Value> {
-    let needle = eval(e, act)?;
-    let items = list
-        .iter()
-        .map(|item| eval(item, act))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Value::Bool(items.iter().any(|v| equal(&needle, v))))
-}
-
-fn eval_str_fn(f: StrFn, recv: &Expr, arg: &Expr, act: &mut dyn Activation) -> Result<Value> {
-    let r = eval(recv, act)?;
-    let a = eval(arg, act)?;
-    let (Value::Str(s), Value::Str(p)) = (&r, &a) else {
-        return Err(no_overload(f.name(), &[&r, &a]));
-    };
-    let result = match f {
-        StrFn::StartsWith => s.starts_with(p.as_str()),
-        StrFn::EndsWith => s.ends_with(p.as_str()),
-        StrFn::Contains => s.contains(p.as_str()),
-    };
-    Ok(Value::Bool(result))
-}
-
-/// Unanchored search, like RE2::PartialMatch in cel-cpp.
-fn eval_matches(recv: &Expr, m: &Matcher, act: &mut dyn Activation) -> Result<Value> {
-    match eval(recv, act)? {
-        Value::Str(s) => Ok(Value::Bool(m.regex.is_match(&s))),
-        other => Err(no_overload(
-            "matches",
-            &[&other, &Value::Str(String::new())],
-        )),
-    }
-}
-
-/// CEL string size counts Unicode code points, not bytes.
-fn eval_size(e: &Expr, act: &mut dyn Activation) -> Result<Value> {
-    match eval(e, act)? {
-        Value::Str(s) => i64::try_from(s.chars().count())
-            .map(Value::Int)
-            .map_err(|_| EvalError("string size out of range".into())),
-        other => Err(no_overload("size", &[&other])),
-    }
+/// Substring search. Quadratic in the worst case, like the `std::string::find` that
+/// cel-cpp's `contains` uses, but small (the standard two-way searcher is not).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]

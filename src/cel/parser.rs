@@ -7,7 +7,8 @@
 //! relation = operand (("==" | "!=" | "<" | "<=" | ">" | ">=") operand | "in" list)*
 //! operand  = "!"* member | "-"+ int-literal
 //! member   = primary ("." method "(" args ")")*
-//! primary  = literal | "(" expr ")" | "[" list "]" | attribute | header | "size" "(" expr ")"
+//! primary  = literal | "(" expr ")" | attribute | header | "size" "(" expr ")"
+//! list     = "[" (expr ("," expr)* ","?)? "]"
 //! ```
 //! Everything outside this grammar is a `ParseError`, so the caller can hand the condition
 //! to Envoy's own CEL engine instead of evaluating it wrongly.
@@ -17,15 +18,21 @@
 //! limited to `MAX_DEPTH`. Long `&&`/`||` chains are built as balanced trees, as cel-cpp's
 //! parser does, so they stay shallow. Nodes are boxed as soon as they are built and the
 //! recursion goes through few functions, to keep the stack used per nesting level small.
+//!
+//! Parsing functions return `None` on failure after recording the error (see
+//! `Parser::fail`); the first error recorded, including one from the lexer, is reported.
 
 use std::fmt;
 
 use super::ast::{Attr, CmpOp, Expr, Matcher, StrFn, Value};
-use super::lexer::{tokenize, Tok, Token};
+use super::lexer::{Lexer, Tok};
 use super::regex;
 
 /// Maximum parser nesting and maximum depth of the resulting tree.
 pub const MAX_DEPTH: usize = 64;
+const TOO_DEEP: &str = "condition nests too deeply (limit 64)";
+const _: () = assert!(MAX_DEPTH == 64, "update TOO_DEEP");
+const OUT_OF_RANGE: &str = "integer literal out of range";
 
 /// Why a condition is outside the supported subset (or not CEL at all).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,597 +55,503 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// The one way errors are built: the message is the concatenation of `parts`.
+#[cold]
+#[inline(never)]
+pub(super) fn error(offset: usize, parts: &[&str]) -> ParseError {
+    ParseError {
+        offset,
+        message: parts.concat(),
+    }
+}
+
 /// Parses a condition. Empty (or whitespace-only) source is an error: the caller decides
 /// what an empty condition means.
 pub fn parse(source: &str) -> Result<Expr, ParseError> {
-    let tokens = tokenize(source)?;
-    let mut parser = Parser { tokens, pos: 0 };
-    let node = parser.expr(0)?;
-    parser.expect_end()?;
-    Ok(*node.expr)
+    let mut parser = Parser {
+        lexer: Lexer::new(source),
+        tok: Tok::Eof,
+        offset: 0,
+        err: None,
+        depth: 0,
+    };
+    parser.bump();
+    let expr = parser.expr(0);
+    if !matches!(parser.tok, Tok::Eof) {
+        parser.unexpected::<()>("expected end of condition");
+    }
+    match (expr, parser.err) {
+        (Some(expr), None) => Ok(*expr),
+        (_, Some(e)) => Err(e),
+        (None, None) => Err(error(0, &["invalid condition"])),
+    }
 }
 
-type PResult<T> = Result<T, ParseError>;
+/// What parsing functions return: the boxed tree (its depth is in `Parser::depth`), or
+/// `None` after recording an error.
+type Parsed = Option<Box<Expr>>;
 
-/// An error result; cold so that message formatting stays out of the parsing frames.
-#[cold]
-#[inline(never)]
-fn fail<T>(offset: usize, message: impl Into<String>) -> PResult<T> {
-    Err(ParseError {
-        offset,
-        message: message.into(),
-    })
-}
+/// Methods on strings taking one string argument (besides `size` and `matches`).
+const STR_FNS: [StrFn; 3] = [StrFn::StartsWith, StrFn::EndsWith, StrFn::Contains];
 
-#[cold]
-#[inline(never)]
-fn too_deep<T>(offset: usize) -> PResult<T> {
-    fail(
-        offset,
-        format!("condition nests too deeply (limit {MAX_DEPTH})"),
-    )
-}
+const CMP_OPS: [CmpOp; 6] = [
+    CmpOp::Eq,
+    CmpOp::Ne,
+    CmpOp::Lt,
+    CmpOp::Le,
+    CmpOp::Gt,
+    CmpOp::Ge,
+];
 
-/// A boxed expression with the depth of its tree, so that depth is checked as it is built.
-struct Node {
-    expr: Box<Expr>,
+struct Parser<'a> {
+    /// Positioned just after the current token.
+    lexer: Lexer<'a>,
+    /// The current token and its byte offset.
+    tok: Tok<'a>,
+    offset: usize,
+    /// The first error; once set, parsing fails.
+    err: Option<ParseError>,
+    /// The depth of the tree a parsing function last returned, so that depth is checked as
+    /// the tree is built.
     depth: usize,
 }
 
-impl Node {
-    fn leaf(expr: Expr) -> Node {
-        Node {
-            expr: Box::new(expr),
-            depth: 1,
-        }
+impl<'a> Parser<'a> {
+    // ----- tokens -----
+
+    /// Moves to the next token and returns the current one. A lexer error is recorded and
+    /// read as the end of input, which no rule accepts.
+    fn bump(&mut self) -> Tok<'a> {
+        let (offset, next) = match self.lexer.next() {
+            Ok(next) => next,
+            Err(e) => {
+                let offset = e.offset;
+                self.record(e);
+                (offset, Tok::Eof)
+            }
+        };
+        self.offset = offset;
+        std::mem::replace(&mut self.tok, next)
     }
 
-    /// Wraps `expr` whose deepest child has depth `child_depth`, enforcing `MAX_DEPTH`.
-    fn new(offset: usize, expr: Expr, child_depth: usize) -> PResult<Node> {
-        let depth = child_depth.saturating_add(1);
-        if depth > MAX_DEPTH {
-            return too_deep(offset);
-        }
-        Ok(Node {
-            expr: Box::new(expr),
-            depth,
-        })
-    }
-}
-
-/// A parsed operand: list literals are only legal on the right of `in`.
-enum Operand {
-    Expr(Node),
-    List(Vec<Node>, usize),
-}
-
-impl Operand {
-    /// The operand as a plain expression, refusing a list literal.
-    fn into_expr(self, offset: usize) -> PResult<Node> {
-        match self {
-            Operand::Expr(node) => Ok(node),
-            Operand::List(..) => fail(
-                offset,
-                "list literals are only supported on the right of 'in'",
-            ),
-        }
-    }
-}
-
-struct Parser {
-    tokens: Vec<Token>,
-    pos: usize,
-}
-
-impl Parser {
-    // ----- token access -----
-
-    fn peek(&self) -> &Tok {
-        self.tokens.get(self.pos).map_or(&Tok::Eof, |t| &t.tok)
+    fn is(&self, p: &str) -> bool {
+        matches!(self.tok, Tok::Punct(q) if q == p)
     }
 
-    fn peek_at(&self, ahead: usize) -> &Tok {
-        let i = self.pos.saturating_add(ahead);
-        self.tokens.get(i).map_or(&Tok::Eof, |t| &t.tok)
-    }
-
-    fn offset(&self) -> usize {
-        match self.tokens.get(self.pos) {
-            Some(t) => t.offset,
-            None => self.tokens.last().map_or(0, |t| t.offset),
-        }
-    }
-
-    fn advance(&mut self) -> Tok {
-        let tok = self.peek().clone();
-        if self.pos < self.tokens.len() {
-            self.pos = self.pos.saturating_add(1);
-        }
-        tok
-    }
-
-    fn is_punct(&self, p: &str) -> bool {
-        matches!(self.peek(), Tok::Punct(q) if *q == p)
-    }
-
-    fn eat_punct(&mut self, p: &str) -> bool {
-        let found = self.is_punct(p);
+    fn eat(&mut self, p: &str) -> bool {
+        let found = self.is(p);
         if found {
-            self.advance();
+            self.bump();
         }
         found
     }
 
-    fn expect_punct(&mut self, p: &str) -> PResult<()> {
-        if self.eat_punct(p) {
-            return Ok(());
+    fn expect(&mut self, p: &str) -> Option<()> {
+        if self.eat(p) {
+            return Some(());
         }
-        self.unexpected(&format!("expected '{p}'"))
+        self.unexpected(&["expected '", p, "'"].concat())
     }
 
-    /// An error at the current token, naming it.
+    // ----- errors -----
+
+    fn record(&mut self, e: ParseError) {
+        self.err.get_or_insert(e);
+    }
+
+    /// Records an error (see `error`) and fails.
+    fn fail<T>(&mut self, offset: usize, parts: &[&str]) -> Option<T> {
+        self.record(error(offset, parts));
+        None
+    }
+
+    /// Fails at the current token, which cannot continue the condition: unsupported
+    /// operators are named, anything else is reported as `<context>, found <token>`.
+    fn unexpected<T>(&mut self, context: &str) -> Option<T> {
+        self.report_unexpected(context);
+        None
+    }
+
     #[cold]
     #[inline(never)]
-    fn unexpected<T>(&self, context: &str) -> PResult<T> {
-        fail(
-            self.offset(),
-            format!("{context}, found {}", describe(self.peek())),
-        )
-    }
-
-    /// After a complete condition only the end may follow; name the likely culprit.
-    fn expect_end(&mut self) -> PResult<()> {
-        match self.peek() {
-            Tok::Eof => Ok(()),
-            _ => self.reject_operator("expected end of condition"),
-        }
-    }
-
-    /// Explains why the current token cannot continue an expression.
-    #[cold]
-    #[inline(never)]
-    fn reject_operator<T>(&self, context: &str) -> PResult<T> {
-        match self.peek() {
-            Tok::Punct("?") => fail(self.offset(), "conditional operator '?:' is not supported"),
-            Tok::Punct(p @ ("+" | "-" | "*" | "/" | "%")) => fail(
-                self.offset(),
-                format!("arithmetic operator '{p}' is not supported"),
-            ),
-            _ => self.unexpected(context),
-        }
-    }
-
-    /// Combines operands of one associative operator into a balanced tree, keeping their
-    /// left-to-right order (evaluation order is unchanged; only grouping differs).
-    fn balanced(
-        offset: usize,
-        mut items: Vec<Node>,
-        make: fn(Box<Expr>, Box<Expr>) -> Expr,
-    ) -> PResult<Node> {
-        while items.len() > 1 {
-            let mut next = Vec::with_capacity(items.len().div_ceil(2));
-            let mut iter = items.into_iter();
-            while let Some(left) = iter.next() {
-                match iter.next() {
-                    Some(right) => {
-                        let depth = left.depth.max(right.depth);
-                        next.push(Node::new(offset, make(left.expr, right.expr), depth)?);
-                    }
-                    None => next.push(left),
-                }
+    fn report_unexpected(&mut self, context: &str) {
+        let offset = self.offset;
+        let text = self.lexer.text_from(offset);
+        let parts: &[&str] = match text.as_bytes() {
+            b"?" => &["'?:' is not supported"],
+            [b'+' | b'-' | b'*' | b'/' | b'%'] => {
+                &["arithmetic operator '", text, "' is not supported"]
             }
-            items = next;
+            [] => &[context, ", found end of condition"],
+            _ => &[context, ", found '", text, "'"],
+        };
+        self.record(error(offset, parts));
+    }
+
+    /// Boxes `expr`, whose deepest child has depth `child_depth`, enforcing `MAX_DEPTH`.
+    fn node(&mut self, offset: usize, expr: Expr, child_depth: usize) -> Parsed {
+        if child_depth >= MAX_DEPTH {
+            return self.fail(offset, &[TOO_DEEP]);
         }
-        match items.pop() {
-            Some(node) => Ok(node),
-            None => fail(offset, "empty expression"),
-        }
+        self.depth = child_depth + 1;
+        Some(Box::new(expr))
+    }
+
+    fn leaf(&mut self, expr: Expr) -> Parsed {
+        self.node(0, expr, 0)
     }
 
     // ----- grammar -----
 
     /// `||` over `&&` groups; both levels in one function to save a stack frame per nesting.
-    fn expr(&mut self, nesting: usize) -> PResult<Node> {
+    fn expr(&mut self, nesting: usize) -> Parsed {
+        let offset = self.offset;
         if nesting > MAX_DEPTH {
-            return too_deep(self.offset());
+            return self.fail(offset, &[TOO_DEEP]);
         }
-        let offset = self.offset();
         let mut alternatives = Vec::new();
         loop {
-            let and_offset = self.offset();
-            let mut conjuncts = vec![self.relation(nesting)?];
-            while self.eat_punct("&&") {
-                conjuncts.push(self.relation(nesting)?);
+            let and_offset = self.offset;
+            let mut conjuncts = Vec::new();
+            loop {
+                let relation = self.relation(nesting)?;
+                self.push_balanced(and_offset, &mut conjuncts, relation, true)?;
+                if !self.eat("&&") {
+                    break;
+                }
             }
-            alternatives.push(Self::balanced(and_offset, conjuncts, Expr::And)?);
-            if !self.eat_punct("||") {
+            let and = self.finish_balanced(and_offset, conjuncts, true)?;
+            self.push_balanced(offset, &mut alternatives, and, false)?;
+            if !self.eat("||") {
                 break;
             }
         }
-        if self.is_punct("?") {
-            return self.reject_operator("");
+        self.finish_balanced(offset, alternatives, false)
+    }
+
+    /// Long `&&` (or `||`) chains become balanced trees, keeping their left-to-right order:
+    /// adjacent operands are joined in pairs, then adjacent pairs, and so on. As the operands
+    /// arrive, `stack` keeps complete subtrees (with depth and operand count) of strictly
+    /// decreasing size, like the digits of a binary counter; equal neighbours are joined.
+    fn push_balanced(
+        &mut self,
+        offset: usize,
+        stack: &mut Vec<(Box<Expr>, usize, usize)>,
+        tree: Box<Expr>,
+        and: bool,
+    ) -> Option<()> {
+        let (mut tree, mut size) = (tree, 1);
+        while stack.last().is_some_and(|top| top.2 == size) {
+            let (left, left_depth, _) = stack.pop()?;
+            tree = self.join(offset, left, left_depth, tree, and)?;
+            size *= 2;
         }
-        Self::balanced(offset, alternatives, Expr::Or)
+        stack.push((tree, self.depth, size));
+        Some(())
+    }
+
+    /// The whole chain: the remaining subtrees joined from the right.
+    fn finish_balanced(
+        &mut self,
+        offset: usize,
+        mut stack: Vec<(Box<Expr>, usize, usize)>,
+        and: bool,
+    ) -> Parsed {
+        let (mut tree, depth, _) = stack.pop()?;
+        self.depth = depth;
+        while let Some((left, left_depth, _)) = stack.pop() {
+            tree = self.join(offset, left, left_depth, tree, and)?;
+        }
+        Some(tree)
+    }
+
+    /// `left && right` (or `||`); the depth of `right` is `self.depth`.
+    fn join(
+        &mut self,
+        offset: usize,
+        left: Box<Expr>,
+        left_depth: usize,
+        right: Box<Expr>,
+        and: bool,
+    ) -> Parsed {
+        let expr = if and {
+            Expr::And(left, right)
+        } else {
+            Expr::Or(left, right)
+        };
+        self.node(offset, expr, left_depth.max(self.depth))
     }
 
     /// Relations are left-associative, as in CEL: `a == b == c` is `(a == b) == c`.
-    fn relation(&mut self, nesting: usize) -> PResult<Node> {
-        let offset = self.offset();
-        let mut left = self.operand(nesting)?.into_expr(offset)?;
+    fn relation(&mut self, nesting: usize) -> Parsed {
+        let mut left = self.operand(nesting)?;
         loop {
-            let offset = self.offset();
-            let op = match self.peek() {
-                Tok::Ident(w) if w == "in" => None,
-                tok => match cmp_op(tok) {
-                    Some(op) => Some(op),
-                    None => return Ok(left),
-                },
+            let left_depth = self.depth;
+            let offset = self.offset;
+            let op = CMP_OPS.into_iter().find(|op| self.is(op.symbol()));
+            if op.is_none() && !matches!(self.tok, Tok::Ident("in")) {
+                return Some(left);
+            }
+            self.bump();
+            let expr = match op {
+                Some(op) => Expr::Cmp(op, left, self.operand(nesting)?),
+                None if self.eat("[") => Expr::In(left, self.list(nesting)?),
+                None => return self.fail(offset, &["'in' needs a list literal"]),
             };
-            self.advance();
-            let right_offset = self.offset();
-            let right = self.operand(nesting)?;
-            left = match op {
-                Some(op) => {
-                    let right = right.into_expr(right_offset)?;
-                    let depth = left.depth.max(right.depth);
-                    Node::new(offset, Expr::Cmp(op, left.expr, right.expr), depth)?
-                }
-                None => membership(offset, left, right)?,
-            };
+            left = self.node(offset, expr, left_depth.max(self.depth))?;
         }
     }
 
-    /// `!`/`-` prefixes and a member; arithmetic right after it is refused by name.
-    /// As in cel-cpp's parser, an even run of `!` cancels out (`!!x` is `x`).
-    fn operand(&mut self, nesting: usize) -> PResult<Operand> {
-        let offset = self.offset();
-        let mut nots = 0usize;
-        while self.eat_punct("!") {
-            nots = nots.saturating_add(1);
+    /// `!`/`-` prefixes and a member. As in cel-cpp's parser, an even run of `!` cancels out
+    /// (`!!x` is `x`).
+    fn operand(&mut self, nesting: usize) -> Parsed {
+        let offset = self.offset;
+        let (mut nots, mut negate) = (false, false);
+        while self.eat("!") {
+            (nots, negate) = (true, !negate);
         }
-        let mut minuses = 0usize;
-        while self.eat_punct("-") {
-            minuses = minuses.saturating_add(1);
+        let (mut minuses, mut negative) = (false, false);
+        while self.eat("-") {
+            (minuses, negative) = (true, !negative);
         }
-        if nots > 0 && (minuses > 0 || self.is_punct("!")) {
-            return fail(offset, "'!' and '-' cannot be combined");
+        if nots && minuses {
+            return self.fail(offset, &["'!' and '-' cannot be combined"]);
         }
-        let operand = if minuses > 0 {
-            Operand::Expr(self.negative_literal(offset, minuses)?)
+        let expr = if minuses {
+            // `-` is only supported as the sign of an integer literal (there is no arithmetic).
+            let Tok::Int(magnitude) = self.tok else {
+                return self.fail(offset, &["unary '-' is only supported on integer literals"]);
+            };
+            self.bump();
+            self.int(offset, magnitude, negative, OUT_OF_RANGE)?
         } else {
             self.member(nesting)?
         };
-        if let Tok::Punct("+" | "-" | "*" | "/" | "%") = self.peek() {
-            return self.reject_operator("");
+        if !negate {
+            return Some(expr);
         }
-        if nots % 2 == 0 {
-            return Ok(operand);
-        }
-        let Operand::Expr(node) = operand else {
-            return fail(offset, "'!' cannot be applied to a list");
-        };
-        Node::new(offset, Expr::Not(node.expr), node.depth).map(Operand::Expr)
+        self.node(offset, Expr::Not(expr), self.depth)
     }
 
-    /// `-` is only supported as the sign of an integer literal (there is no arithmetic).
-    fn negative_literal(&mut self, offset: usize, minuses: usize) -> PResult<Node> {
-        let Tok::Int(magnitude) = *self.peek() else {
-            return fail(offset, "unary '-' is only supported on integer literals");
-        };
-        self.advance();
-        let value = if minuses % 2 == 1 {
-            negate(magnitude)
+    /// An integer literal: `magnitude`, negated if `negative`, must fit in an i64.
+    fn int(&mut self, offset: usize, magnitude: u64, negative: bool, overflow: &str) -> Parsed {
+        let value = if negative {
+            0i64.checked_sub_unsigned(magnitude)
         } else {
             i64::try_from(magnitude).ok()
         };
         match value {
-            Some(v) => Ok(Node::leaf(Expr::Lit(Value::Int(v)))),
-            None => fail(offset, "integer literal out of range"),
+            Some(v) => self.leaf(Expr::Lit(Value::Int(v))),
+            None => self.fail(offset, &[overflow]),
         }
     }
 
     /// A primary followed by method calls.
-    fn member(&mut self, nesting: usize) -> PResult<Operand> {
-        let mut operand = self.primary(nesting)?;
-        while self.is_punct(".") || self.is_punct("[") {
-            let offset = self.offset();
-            let receiver = operand.into_expr(offset)?;
-            if self.is_punct("[") {
-                return fail(
-                    offset,
-                    "indexing is only supported on request.headers and response.headers",
-                );
-            }
-            self.advance();
-            operand = Operand::Expr(self.method_call(nesting, receiver)?);
-        }
-        Ok(operand)
-    }
-
-    /// `name(args)` after a receiver and its `.`.
-    fn method_call(&mut self, nesting: usize, receiver: Node) -> PResult<Node> {
-        let offset = self.offset();
-        let Tok::Ident(name) = self.advance() else {
-            return fail(offset, "expected a method name after '.'");
-        };
-        if !self.is_punct("(") {
-            return fail(
-                offset,
-                format!("field selection '.{name}' is not supported here"),
-            );
-        }
-        let args = self.call_args(nesting)?;
-        let f = match name.as_str() {
-            "startsWith" => StrFn::StartsWith,
-            "endsWith" => StrFn::EndsWith,
-            "contains" => StrFn::Contains,
-            "matches" => return matches(offset, receiver, args),
-            "size" => {
-                arity(offset, "size", &args, 0)?;
-                return Node::new(offset, Expr::Size(receiver.expr), receiver.depth);
-            }
-            _ => return fail(offset, format!("method '{name}' is not supported")),
-        };
-        let [arg] = single(offset, f.name(), args)?;
-        let depth = receiver.depth.max(arg.depth);
-        Node::new(offset, Expr::StrFn(f, receiver.expr, arg.expr), depth)
-    }
-
-    /// `( expr, ... )` starting at the current `(`.
-    fn call_args(&mut self, nesting: usize) -> PResult<Vec<Node>> {
-        self.expect_punct("(")?;
-        let mut args = Vec::new();
-        if self.eat_punct(")") {
-            return Ok(args);
-        }
+    fn member(&mut self, nesting: usize) -> Parsed {
+        let mut expr = self.primary(nesting)?;
         loop {
-            args.push(self.expr(nesting.saturating_add(1))?);
-            if self.eat_punct(")") {
-                return Ok(args);
+            if self.is("[") {
+                return self.fail(self.offset, &["indexing is only supported on headers"]);
             }
-            if !self.eat_punct(",") {
-                return self.unexpected("expected ',' or ')' in argument list");
+            if !self.eat(".") {
+                return Some(expr);
             }
-        }
-    }
-
-    fn primary(&mut self, nesting: usize) -> PResult<Operand> {
-        let offset = self.offset();
-        let node = match self.advance() {
-            Tok::Int(n) => int_literal(offset, n, "integer literal out of range")?,
-            // uint is folded into int: comparisons with ints agree under CEL's numeric
-            // cross-type equality/ordering; values beyond i64 are refused.
-            Tok::Uint(n) => int_literal(
-                offset,
-                n,
-                "unsigned literal beyond the int range is not supported",
-            )?,
-            Tok::Str(s) => Node::leaf(Expr::Lit(Value::Str(s))),
-            Tok::Punct("(") => {
-                let inner = self.expr(nesting.saturating_add(1))?;
-                self.expect_punct(")")?;
-                inner
-            }
-            Tok::Punct("[") => return self.list(nesting, offset),
-            Tok::Ident(name) => self.ident(nesting, offset, name)?,
-            tok => return bad_operand(offset, &tok),
-        };
-        Ok(Operand::Expr(node))
-    }
-
-    /// `[a, b, ...]` after its `[`; a trailing comma is allowed, as in CEL.
-    fn list(&mut self, nesting: usize, offset: usize) -> PResult<Operand> {
-        let mut items = Vec::new();
-        let mut depth = 0;
-        while !self.eat_punct("]") {
-            let item = self.expr(nesting.saturating_add(1))?;
-            depth = depth.max(item.depth);
-            items.push(item);
-            if !self.eat_punct(",") {
-                self.expect_punct("]")?;
-                break;
-            }
-        }
-        if depth >= MAX_DEPTH {
-            return too_deep(offset);
-        }
-        Ok(Operand::List(items, depth))
-    }
-
-    /// Keywords, `size(x)`, attributes and headers.
-    fn ident(&mut self, nesting: usize, offset: usize, name: String) -> PResult<Node> {
-        match name.as_str() {
-            "true" => return Ok(Node::leaf(Expr::Lit(Value::Bool(true)))),
-            "false" => return Ok(Node::leaf(Expr::Lit(Value::Bool(false)))),
-            "null" => return fail(offset, "null is not supported"),
-            "in" => return fail(offset, "expected an operand, found 'in'"),
-            _ => {}
-        }
-        if self.is_punct("(") {
-            if name != "size" {
-                return fail(offset, format!("function '{name}' is not supported"));
-            }
-            let args = self.call_args(nesting)?;
-            let [arg] = single(offset, "size", args)?;
-            return Node::new(offset, Expr::Size(arg.expr), arg.depth);
-        }
-        let path = self.dotted_path(name);
-        self.attribute(offset, &path)
-    }
-
-    /// Extends `first` with `.ident` segments that are not method calls.
-    fn dotted_path(&mut self, first: String) -> String {
-        let mut path = first;
-        while self.is_punct(".") {
-            let Tok::Ident(seg) = self.peek_at(1) else {
-                break;
+            let offset = self.offset;
+            let Tok::Ident(name) = self.tok else {
+                return self.unexpected("expected a name after '.'");
             };
-            if matches!(self.peek_at(2), Tok::Punct("(")) {
-                break;
+            self.bump();
+            if !self.is("(") {
+                return self.fail(offset, &["field selection '.", name, "' is not supported"]);
             }
-            path.push('.');
-            path.push_str(seg);
-            self.pos = self.pos.saturating_add(2);
+            expr = self.call(nesting, offset, name, Some(expr))?;
         }
-        path
     }
 
-    fn attribute(&mut self, offset: usize, path: &str) -> PResult<Node> {
-        if let Some(attr) = Attr::from_name(path) {
-            return Ok(Node::leaf(Expr::Attr(attr)));
+    /// `name(args)` at the current `(`: a method on `receiver` (whose depth is `self.depth`),
+    /// or the function `size`.
+    fn call(&mut self, nesting: usize, offset: usize, name: &str, receiver: Parsed) -> Parsed {
+        let is_method = receiver.is_some();
+        let mut depth = if is_method { self.depth } else { 0 };
+        let mut args = Vec::new();
+        if let Some(receiver) = receiver {
+            args.push(receiver);
         }
-        for (prefix, response) in [("request.headers", false), ("response.headers", true)] {
-            if path == prefix {
-                let name = self.header_index()?;
-                return Ok(Node::leaf(Expr::Header { response, name }));
-            }
-            // CEL field selection on a map is a key lookup: `request.headers.host`.
-            if let Some(key) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
-                if !key.contains('.') {
-                    let name = key.to_ascii_lowercase();
-                    return Ok(Node::leaf(Expr::Header { response, name }));
+        self.expect("(")?;
+        if !self.eat(")") {
+            loop {
+                args.push(self.expr(nesting + 1)?);
+                depth = depth.max(self.depth);
+                if self.eat(")") {
+                    break;
+                }
+                if !self.eat(",") {
+                    return self.unexpected("expected ',' or ')'");
                 }
             }
         }
-        unknown_attribute(offset, path)
+        let str_fn = STR_FNS.into_iter().find(|f| f.name() == name);
+        if str_fn.is_none() && name != "size" && name != "matches" {
+            return self.fail(offset, &["method '", name, "' is not supported"]);
+        }
+        // Arguments including the receiver: `size` takes one, the others two.
+        let want = if name == "size" { 1 } else { 2 };
+        if args.len() != want {
+            let takes = if want == 1 + usize::from(is_method) {
+                "() takes 1 argument"
+            } else {
+                "() takes 0 arguments"
+            };
+            return self.fail(offset, &[name, takes]);
+        }
+        let second = if want == 2 { args.pop() } else { None };
+        let first = args.pop()?;
+        let Some(second) = second else {
+            return self.node(offset, Expr::Size(first), depth);
+        };
+        if let Some(f) = str_fn {
+            return self.node(offset, Expr::StrFn(f, first, second), depth);
+        }
+        // `matches`: the pattern must be a string literal so it is compiled once, here.
+        let Expr::Lit(Value::Str(pattern)) = *second else {
+            return self.fail(offset, &["matches() needs a string literal pattern"]);
+        };
+        match regex::compile(&pattern) {
+            Ok(regex) => {
+                let matcher = Matcher { pattern, regex };
+                self.node(offset, Expr::Matches(first, matcher), depth)
+            }
+            Err(message) => self.fail(offset, &[&message]),
+        }
     }
 
-    /// `['name']` after `request.headers`; the name is lower-cased as Envoy does.
-    fn header_index(&mut self) -> PResult<String> {
-        let offset = self.offset();
-        if !self.eat_punct("[") {
-            return fail(
-                offset,
-                "headers must be indexed with a string literal, e.g. request.headers['x']",
+    fn primary(&mut self, nesting: usize) -> Parsed {
+        let offset = self.offset;
+        let message = match self.tok {
+            Tok::Int(_) | Tok::Uint(_) | Tok::Str(_) | Tok::Punct("(" | "[") => "",
+            Tok::Ident(name) if name != "in" && name != "null" => "",
+            Tok::Punct("{") => "map literals are not supported",
+            Tok::Punct(".") => "leading '.' is not supported",
+            Tok::Ident("null") => "null is not supported",
+            _ => return self.unexpected("expected an operand"),
+        };
+        if !message.is_empty() {
+            return self.fail(offset, &[message]);
+        }
+        match self.bump() {
+            Tok::Int(n) => self.int(offset, n, false, OUT_OF_RANGE),
+            // uint is folded into int: comparisons with ints agree under CEL's numeric
+            // cross-type equality/ordering; values beyond i64 are refused.
+            Tok::Uint(n) => self.int(offset, n, false, "unsigned literal out of range"),
+            Tok::Str(s) => self.leaf(Expr::Lit(Value::Str(s))),
+            Tok::Ident(name) => self.ident(nesting, offset, name),
+            Tok::Punct("(") => {
+                let inner = self.expr(nesting + 1)?;
+                self.expect(")")?;
+                Some(inner)
+            }
+            // A list, parsed (for its errors and nesting limit) only to be refused.
+            _ => {
+                self.list(nesting)?;
+                self.fail(offset, &["list literals are only supported after 'in'"])
+            }
+        }
+    }
+
+    /// The items of a list literal after its `[` (their largest depth goes to `self.depth`);
+    /// a trailing comma is allowed, as in CEL.
+    fn list(&mut self, nesting: usize) -> Option<Vec<Expr>> {
+        let mut items = Vec::new();
+        let mut depth = 0;
+        while !self.eat("]") {
+            items.push(*self.expr(nesting + 1)?);
+            depth = depth.max(self.depth);
+            if !self.eat(",") {
+                self.expect("]")?;
+                break;
+            }
+        }
+        self.depth = depth;
+        Some(items)
+    }
+
+    /// `true`, `false`, `size(x)`, attributes and headers.
+    fn ident(&mut self, nesting: usize, offset: usize, name: &str) -> Parsed {
+        if name == "true" || name == "false" {
+            return self.leaf(Expr::Lit(Value::Bool(name == "true")));
+        }
+        if self.is("(") {
+            if name != "size" {
+                return self.fail(offset, &["function '", name, "' is not supported"]);
+            }
+            return self.call(nesting, offset, name, None);
+        }
+        // The dotted path, up to a method call (`request.path.size()`).
+        let mut path = name.to_string();
+        while self.eat(".") {
+            let segment_offset = self.offset;
+            let Tok::Ident(segment) = self.tok else {
+                return self.unexpected("expected a name after '.'");
+            };
+            self.bump();
+            if self.is("(") {
+                let receiver = self.attribute(offset, &path)?;
+                return self.call(nesting, segment_offset, segment, Some(receiver));
+            }
+            path.push('.');
+            path.push_str(segment);
+        }
+        self.attribute(offset, &path)
+    }
+
+    fn attribute(&mut self, offset: usize, path: &str) -> Parsed {
+        let response = path.starts_with("response.");
+        let headers = if response {
+            "response.headers"
+        } else {
+            "request.headers"
+        };
+        if let Some(rest) = path.strip_prefix(headers) {
+            let name = if rest.is_empty() {
+                Some(self.header_index()?)
+            } else {
+                // CEL field selection on a map is a key lookup: `request.headers.host`.
+                let key = rest.strip_prefix('.').filter(|k| !k.contains('.'));
+                key.map(str::to_string)
+            };
+            if let Some(name) = name {
+                // Envoy lower-cases header names.
+                let name = name.to_ascii_lowercase();
+                return self.leaf(Expr::Header { response, name });
+            }
+        }
+        for a in Attr::ALL {
+            match path.strip_prefix(a.name()) {
+                Some("") => return self.leaf(Expr::Attr(a)),
+                Some(field) if field.starts_with('.') => {
+                    return self.fail(offset, &["field selection '", field, "' is not supported"])
+                }
+                _ => {}
+            }
+        }
+        self.fail(offset, &["attribute '", path, "' is not supported"])
+    }
+
+    /// `['name']` after `request.headers`.
+    fn header_index(&mut self) -> Option<String> {
+        if !self.eat("[") {
+            return self.fail(
+                self.offset,
+                &["headers must be indexed with a string literal"],
             );
         }
-        let key_offset = self.offset();
-        let Tok::Str(name) = self.advance() else {
-            return fail(key_offset, "header index must be a string literal");
-        };
-        if !self.eat_punct("]") {
-            return fail(key_offset, "header index must be a string literal");
+        let key_offset = self.offset;
+        if let Tok::Str(name) = self.bump() {
+            if self.eat("]") {
+                return Some(name);
+            }
         }
-        Ok(name.to_ascii_lowercase())
-    }
-}
-
-/// `left in [list]`; the right operand must be a list literal.
-fn membership(offset: usize, left: Node, right: Operand) -> PResult<Node> {
-    let Operand::List(items, list_depth) = right else {
-        return fail(
-            offset,
-            "'in' is only supported with a list literal on its right",
-        );
-    };
-    let depth = left.depth.max(list_depth);
-    let list = items.into_iter().map(|n| *n.expr).collect();
-    Node::new(offset, Expr::In(left.expr, list), depth)
-}
-
-/// `.matches(re)`: the pattern must be a string literal so it is compiled once, here.
-fn matches(offset: usize, receiver: Node, args: Vec<Node>) -> PResult<Node> {
-    let [arg] = single(offset, "matches", args)?;
-    let Expr::Lit(Value::Str(pattern)) = *arg.expr else {
-        return fail(
-            offset,
-            "matches() is only supported with a string literal pattern",
-        );
-    };
-    let regex = match regex::compile(&pattern) {
-        Ok(regex) => regex,
-        Err(message) => return fail(offset, message),
-    };
-    Node::new(
-        offset,
-        Expr::Matches(receiver.expr, Matcher { pattern, regex }),
-        receiver.depth,
-    )
-}
-
-fn int_literal(offset: usize, n: u64, overflow: &str) -> PResult<Node> {
-    match i64::try_from(n) {
-        Ok(v) => Ok(Node::leaf(Expr::Lit(Value::Int(v)))),
-        Err(_) => fail(offset, overflow),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn bad_operand<T>(offset: usize, tok: &Tok) -> PResult<T> {
-    match tok {
-        Tok::Punct("{") => fail(offset, "map literals are not supported"),
-        Tok::Punct(".") => fail(offset, "leading '.' in identifiers is not supported"),
-        _ => fail(
-            offset,
-            format!("expected an operand, found {}", describe(tok)),
-        ),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn unknown_attribute<T>(offset: usize, path: &str) -> PResult<T> {
-    let field_of = |a: &&Attr| {
-        path.strip_prefix(a.name())
-            .is_some_and(|r| r.starts_with('.'))
-    };
-    if let Some(a) = Attr::ALL.iter().find(field_of) {
-        let field = path.get(a.name().len()..).unwrap_or("");
-        return fail(
-            offset,
-            format!("field selection '{field}' on {a} is not supported"),
-        );
-    }
-    fail(offset, format!("attribute '{path}' is not supported"))
-}
-
-/// Maps a token to its relational operator.
-fn cmp_op(tok: &Tok) -> Option<CmpOp> {
-    match tok {
-        Tok::Punct("==") => Some(CmpOp::Eq),
-        Tok::Punct("!=") => Some(CmpOp::Ne),
-        Tok::Punct("<") => Some(CmpOp::Lt),
-        Tok::Punct("<=") => Some(CmpOp::Le),
-        Tok::Punct(">") => Some(CmpOp::Gt),
-        Tok::Punct(">=") => Some(CmpOp::Ge),
-        _ => None,
-    }
-}
-
-/// `-magnitude` as i64; `magnitude` may be 2^63 (for `i64::MIN`).
-fn negate(magnitude: u64) -> Option<i64> {
-    if magnitude == i64::MIN.unsigned_abs() {
-        return Some(i64::MIN);
-    }
-    i64::try_from(magnitude).ok().and_then(i64::checked_neg)
-}
-
-fn arity(offset: usize, name: &str, args: &[Node], want: usize) -> PResult<()> {
-    if args.len() == want {
-        return Ok(());
-    }
-    fail(
-        offset,
-        format!("{name}() takes {want} argument(s), got {}", args.len()),
-    )
-}
-
-/// Exactly one argument.
-fn single(offset: usize, name: &str, args: Vec<Node>) -> PResult<[Node; 1]> {
-    arity(offset, name, &args, 1)?;
-    <[Node; 1]>::try_from(args).or_else(|_| fail(offset, "expected 1 argument"))
-}
-
-/// A token as shown in error messages.
-fn describe(tok: &Tok) -> String {
-    match tok {
-        Tok::Ident(s) => format!("'{s}'"),
-        Tok::Int(n) => format!("'{n}'"),
-        Tok::Uint(n) => format!("'{n}u'"),
-        Tok::Str(s) => format!("string {s:?}"),
-        Tok::Punct(p) => format!("'{p}'"),
-        Tok::Eof => "end of condition".to_string(),
+        self.fail(key_offset, &["header index must be a string literal"])
     }
 }
 

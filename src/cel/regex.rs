@@ -27,27 +27,31 @@ const NEST_LIMIT: u32 = 64;
 /// RE2's `kMaxRepeat`.
 const MAX_REPEAT: u64 = 1000;
 
+/// Reasons a pattern is refused (see the module documentation).
+const ESCAPE: &str = "escape differs from RE2";
+const CLASS_ESCAPE: &str = "escape inside a class differs from RE2";
+const COUNT: &str = "repetition count above 1000";
+const NAME: &str = "invalid capture group name";
+const FLAGS: &str = "unsupported group flags";
+
 /// RE2's `\s`, which unlike regex-lite's excludes `\v`.
-const RE2_SPACE: &str = r"[\t\n\f\r ]";
-const RE2_NOT_SPACE: &str = r"[^\t\n\f\r ]";
+const RE2_SPACE: &[u8] = br"[\t\n\f\r ]";
+const RE2_NOT_SPACE: &[u8] = br"[^\t\n\f\r ]";
 
 /// Checks RE2 compatibility, then compiles. The error text names the regex problem.
 pub fn compile(pattern: &str) -> Result<Regex, String> {
-    let translated = translate(pattern)?;
-    RegexBuilder::new(&translated)
-        .size_limit(SIZE_LIMIT)
-        .nest_limit(NEST_LIMIT)
-        .build()
-        .map_err(|e| format!("invalid regex {pattern:?}: {}", last_line(&e.to_string())))
-}
-
-/// regex-lite errors are multi-line with the pattern echoed; the last line is the reason.
-fn last_line(msg: &str) -> &str {
-    msg.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(msg)
-        .trim()
+    let (kind, why) = match translate(pattern) {
+        Ok(translated) => match RegexBuilder::new(&translated)
+            .size_limit(SIZE_LIMIT)
+            .nest_limit(NEST_LIMIT)
+            .build()
+        {
+            Ok(regex) => return Ok(regex),
+            Err(e) => ("invalid", e.to_string()),
+        },
+        Err(why) => ("unsupported", why.to_string()),
+    };
+    Err([kind, " regex \"", pattern, "\": ", &why].concat())
 }
 
 /// What the previous element was, to detect repetition operators RE2 would reject.
@@ -62,315 +66,229 @@ enum Prev {
     LazyRepeat,
 }
 
-/// Counted-repetition bookkeeping for one group level.
-struct Frame {
-    /// Largest count product of any path inside this group so far.
-    max_product: u64,
+/// A cursor over the pattern's bytes. Every construct the check looks at is ASCII.
+struct Scan<'a> {
+    pattern: &'a [u8],
+    /// Index of the next unread byte.
+    pos: usize,
 }
 
-/// Walks the pattern once, refusing RE2-incompatible constructs and rewriting `\s`/`\S`.
-struct Translator<'a> {
-    chars: std::iter::Peekable<std::str::Chars<'a>>,
-    out: String,
-    prev: Prev,
-    /// Count product of the most recent atom (1 for a plain atom, a group's maximum for groups).
-    last_product: u64,
-    frames: Vec<Frame>,
-}
-
-fn translate(pattern: &str) -> Result<String, String> {
-    let mut t = Translator {
-        chars: pattern.chars().peekable(),
-        out: String::with_capacity(pattern.len()),
-        prev: Prev::Nothing,
-        last_product: 1,
-        frames: vec![Frame { max_product: 1 }],
-    };
-    t.run()
-        .map_err(|why| format!("unsupported regex {pattern:?}: {why}"))?;
-    Ok(t.out)
-}
-
-impl Translator<'_> {
-    fn run(&mut self) -> Result<(), String> {
-        while let Some(c) = self.chars.next() {
-            match c {
-                '\\' => self.escape()?,
-                '[' => self.class()?,
-                '(' => self.open_group()?,
-                ')' => self.close_group(),
-                '|' => {
-                    self.out.push('|');
-                    self.prev = Prev::Nothing;
-                }
-                '*' | '+' | '?' => self.repeat_op(c)?,
-                '{' => self.brace()?,
-                _ => self.atom(c),
-            }
-        }
-        Ok(())
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.pattern.get(self.pos).copied()
     }
 
-    fn atom(&mut self, c: char) {
-        self.out.push(c);
-        self.set_atom(1);
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.pos += 1;
+        Some(c)
     }
 
-    /// Records an atom; `product` is the count product inside it (a group's maximum).
-    fn set_atom(&mut self, product: u64) {
-        self.prev = Prev::Atom;
-        self.last_product = product;
-        if let Some(frame) = self.frames.last_mut() {
-            frame.max_product = frame.max_product.max(product);
+    /// Consumes the next byte if `want` accepts it.
+    fn eat(&mut self, want: impl Fn(u8) -> bool) -> bool {
+        let found = self.peek().is_some_and(want);
+        if found {
+            self.pos += 1;
         }
+        found
     }
 
-    fn escape(&mut self) -> Result<(), String> {
-        let Some(c) = self.chars.next() else {
-            return Err("trailing backslash".into());
-        };
-        match c {
-            '<' | '>' => return Err(format!("'\\{c}' means a word boundary only outside RE2")),
-            'u' | 'U' => return Err(format!("'\\{c}' escapes are not RE2 syntax")),
-            'b' if self.chars.peek() == Some(&'{') => {
-                return Err("'\\b{...}' boundaries are not RE2 syntax".into())
-            }
-            's' => self.out.push_str(RE2_SPACE),
-            'S' => self.out.push_str(RE2_NOT_SPACE),
-            // Copied whole so that `\x{41}` is not mistaken for a counted repetition.
-            'x' => {
-                self.out.push_str("\\x");
-                self.hex_escape_body();
-            }
-            _ => {
-                self.out.push('\\');
-                self.out.push(c);
-            }
-        }
-        self.set_atom(1);
-        Ok(())
-    }
-
-    /// After `\x`: either `{hex}` or two hex digits (regex-lite validates them).
-    fn hex_escape_body(&mut self) {
-        if self.chars.peek() == Some(&'{') {
-            self.copy_until("}");
-            return;
-        }
-        for _ in 0..2 {
-            if let Some(c) = self.chars.next_if(char::is_ascii_hexdigit) {
-                self.out.push(c);
-            }
-        }
-    }
-
-    /// Copies a bracketed class verbatim up to its closing `]`.
-    fn class(&mut self) -> Result<(), String> {
-        self.out.push('[');
-        if self.chars.peek() == Some(&'^') {
-            self.chars.next();
-            self.out.push('^');
-        }
-        // A `]` right after `[` or `[^` is a literal in both engines.
-        if self.chars.peek() == Some(&']') {
-            self.chars.next();
-            self.out.push(']');
-        }
-        loop {
-            let Some(c) = self.chars.next() else {
-                return Err("missing closing ']'".into());
-            };
-            self.out.push(c);
-            match c {
-                ']' => break,
-                '\\' => self.class_escape()?,
-                // POSIX classes such as `[:alnum:]` contain no `]` until their own `:]`.
-                '[' if self.chars.peek() == Some(&':') => self.copy_until(":]"),
-                _ => {}
-            }
-        }
-        self.set_atom(1);
-        Ok(())
-    }
-
-    fn class_escape(&mut self) -> Result<(), String> {
-        match self.chars.next() {
-            None => Err("trailing backslash".into()),
-            Some(c @ ('s' | 'S')) => Err(format!("'\\{c}' inside a class differs from RE2")),
-            Some(c @ ('<' | '>' | 'u' | 'U')) => Err(format!("'\\{c}' is not RE2 syntax")),
-            Some(c) => {
-                self.out.push(c);
-                Ok(())
-            }
-        }
-    }
-
-    /// Copies characters through the first occurrence of `end` (or to the end of input).
-    fn copy_until(&mut self, end: &str) {
-        for c in self.chars.by_ref() {
-            self.out.push(c);
-            if self.out.ends_with(end) {
+    /// Consumes bytes through the first occurrence of `end` (or to the end of input).
+    fn skip_past(&mut self, end: &[u8]) {
+        let start = self.pos;
+        while self.next().is_some() {
+            let read = self.pattern.get(start..self.pos).unwrap_or_default();
+            if read.ends_with(end) {
                 return;
             }
         }
     }
+}
 
-    fn open_group(&mut self) -> Result<(), String> {
-        self.out.push('(');
-        if self.chars.peek() == Some(&'?') {
-            self.chars.next();
-            self.out.push('?');
-            if !self.group_prefix()? {
-                // `(?flags)` applies to the rest of the enclosing group and is not an atom.
-                self.prev = Prev::Nothing;
-                return Ok(());
-            }
-        }
-        self.frames.push(Frame { max_product: 1 });
-        self.prev = Prev::Nothing;
-        Ok(())
-    }
-
-    /// After `(?`: a capture name or flags. Returns false for a bare `(?flags)` (no group body).
-    fn group_prefix(&mut self) -> Result<bool, String> {
-        if self.chars.peek() == Some(&'P') {
-            self.chars.next();
-            self.out.push('P');
-        }
-        if self.chars.peek() == Some(&'<') {
-            self.chars.next();
-            self.out.push('<');
-            return self.capture_name().map(|()| true);
-        }
-        let mut last = '?';
-        for c in self.chars.by_ref() {
-            self.out.push(c);
-            match c {
-                // RE2 rejects `(?)`, `(?:` is fine, and a `-` must be followed by a flag.
-                ':' | ')' if last == '-' || (c == ')' && last == '?') => {
-                    return Err("missing flag in group".into())
+/// Walks the pattern once, refusing RE2-incompatible constructs, and rewrites `\s`/`\S`
+/// (everything else is kept as written).
+fn translate(pattern: &str) -> Result<String, &'static str> {
+    let bytes = pattern.as_bytes();
+    let mut s = Scan {
+        pattern: bytes,
+        pos: 0,
+    };
+    // The rewritten pattern up to `copied`; the rest is still to be copied from `pattern`.
+    let mut out = Vec::new();
+    let mut copied = 0;
+    let mut prev = Prev::Nothing;
+    // Count product of the most recent atom (1 for a plain atom, a group's maximum for groups).
+    let mut last_product: u64 = 1;
+    // Per open group: the largest count product of any path inside it so far.
+    let mut groups: Vec<u64> = vec![1];
+    while let Some(c) = s.next() {
+        // The count product of the atom this element forms; elements that are not atoms
+        // `continue` instead.
+        let mut product = 1;
+        match c {
+            b'\\' => match s.next() {
+                None => return Err("trailing backslash"),
+                // `\<`, `\>` are literals in RE2 but word boundaries in regex-lite, and so is
+                // `\b{start}`; `\u`/`\U` escapes do not exist in RE2.
+                Some(b'<' | b'>' | b'u' | b'U') => return Err(ESCAPE),
+                Some(b'b') if s.peek() == Some(b'{') => return Err(ESCAPE),
+                Some(e @ (b's' | b'S')) => {
+                    let escape = s.pos.saturating_sub(2);
+                    out.extend_from_slice(bytes.get(copied..escape).unwrap_or_default());
+                    out.extend_from_slice(if e == b's' { RE2_SPACE } else { RE2_NOT_SPACE });
+                    copied = s.pos;
                 }
-                ':' => return Ok(true),
-                ')' => return Ok(false),
-                'm' | 's' | 'U' | '-' => {}
-                'i' => return Err("case-insensitive '(?i)' folds Unicode case in RE2".into()),
-                _ => return Err(format!("flag or group syntax '(?{c}' is not supported")),
+                // `\x{41}` is skipped whole so that it is not mistaken for a counted repetition;
+                // `\x41` takes two hex digits (regex-lite validates them).
+                Some(b'x') => {
+                    if s.peek() == Some(b'{') {
+                        s.skip_past(b"}");
+                    } else {
+                        for _ in 0..2 {
+                            s.eat(|d| d.is_ascii_hexdigit());
+                        }
+                    }
+                }
+                Some(_) => {}
+            },
+            // A bracketed class, up to its closing `]`.
+            b'[' => {
+                s.eat(|c| c == b'^');
+                // A `]` right after `[` or `[^` is a literal in both engines.
+                s.eat(|c| c == b']');
+                loop {
+                    match s.next() {
+                        None => return Err("missing closing ']'"),
+                        Some(b']') => break,
+                        Some(b'\\') => match s.next() {
+                            None => return Err("trailing backslash"),
+                            Some(b's' | b'S') => return Err(CLASS_ESCAPE),
+                            Some(b'<' | b'>' | b'u' | b'U') => return Err(CLASS_ESCAPE),
+                            Some(_) => {}
+                        },
+                        // POSIX classes such as `[:alnum:]` contain no `]` until their `:]`.
+                        Some(b'[') if s.peek() == Some(b':') => s.skip_past(b":]"),
+                        Some(_) => {}
+                    }
+                }
             }
-            last = c;
+            b'(' => {
+                prev = Prev::Nothing;
+                // `(?flags)` applies to the rest of the enclosing group and is not a group.
+                if !s.eat(|c| c == b'?') || group_prefix(&mut s)? {
+                    groups.push(1);
+                }
+                continue;
+            }
+            // An unbalanced `)` is left for regex-lite to reject.
+            b')' if groups.len() > 1 => {
+                product = groups.pop().unwrap_or(1);
+            }
+            b'|' => {
+                prev = Prev::Nothing;
+                continue;
+            }
+            b'*' | b'+' | b'?' | b'{' => {
+                let count = if c == b'{' { brace(&mut s)? } else { 1 };
+                prev = match (prev, c) {
+                    (Prev::Repeat, b'?') => Prev::LazyRepeat,
+                    (Prev::Atom, _) => Prev::Repeat,
+                    (Prev::Nothing, _) => return Err("missing argument to repetition operator"),
+                    _ => return Err("stacked repetition operator"),
+                };
+                // RE2's limit: along any nesting path, counted repetitions multiply to <= 1000.
+                if count > MAX_REPEAT {
+                    return Err(COUNT);
+                }
+                // Both factors are at most 1000.
+                last_product *= count.max(1);
+                if last_product > MAX_REPEAT {
+                    return Err(COUNT);
+                }
+                product = last_product;
+            }
+            _ => {}
         }
-        Err("missing closing ')'".into())
+        if !matches!(c, b'*' | b'+' | b'?' | b'{') {
+            prev = Prev::Atom;
+            last_product = product;
+        }
+        if let Some(max) = groups.last_mut() {
+            *max = (*max).max(product);
+        }
     }
+    out.extend_from_slice(bytes.get(copied..).unwrap_or_default());
+    String::from_utf8(out).map_err(|_| "invalid UTF-8")
+}
 
-    fn capture_name(&mut self) -> Result<(), String> {
-        for c in self.chars.by_ref() {
-            self.out.push(c);
-            if c == '>' {
-                return Ok(());
-            }
-            if !(c == '_' || c.is_ascii_alphanumeric()) {
-                return Err(format!("invalid character {c:?} in capture group name"));
+/// After `(?`: a capture name or flags. Returns false for a bare `(?flags)` (no group body).
+fn group_prefix(s: &mut Scan<'_>) -> Result<bool, &'static str> {
+    s.eat(|c| c == b'P');
+    if s.eat(|c| c == b'<') {
+        // Capture names: RE2 allows only word characters.
+        loop {
+            match s.next() {
+                None => return Err(NAME),
+                Some(b'>') => return Ok(true),
+                Some(c) if c == b'_' || c.is_ascii_alphanumeric() => {}
+                Some(_) => return Err(NAME),
             }
         }
-        Err("unterminated capture group name".into())
     }
+    let mut last = b'?';
+    while let Some(c) = s.next() {
+        match c {
+            // RE2 rejects `(?)`, `(?:` is fine, and a `-` must be followed by a flag.
+            b':' | b')' if last == b'-' || (c == b')' && last == b'?') => return Err(FLAGS),
+            b':' => return Ok(true),
+            b')' => return Ok(false),
+            b'm' | b's' | b'U' | b'-' => {}
+            // `i` folds Unicode case in RE2 but only ASCII in regex-lite; `x` and `R` are not RE2.
+            _ => return Err(FLAGS),
+        }
+        last = c;
+    }
+    Err(FLAGS)
+}
 
-    fn close_group(&mut self) {
-        self.out.push(')');
-        // An unbalanced `)` is left for regex-lite to reject.
-        let inner = if self.frames.len() > 1 {
-            self.frames.pop()
-        } else {
-            None
-        };
-        let product = inner.map_or(1, |f| f.max_product);
-        self.set_atom(product);
-    }
-
-    fn repeat_op(&mut self, c: char) -> Result<(), String> {
-        self.out.push(c);
-        match (self.prev, c) {
-            (Prev::Repeat, '?') => {
-                self.prev = Prev::LazyRepeat;
-                Ok(())
-            }
-            (Prev::Atom, _) => {
-                self.prev = Prev::Repeat;
-                Ok(())
-            }
-            (Prev::Nothing, _) => Err(format!("missing argument to repetition operator '{c}'")),
-            _ => Err(format!("stacked repetition operator '{c}'")),
-        }
-    }
-
-    /// `{n}`, `{n,}`, `{n,m}` is a counted repetition; any other `{` is a literal in RE2,
-    /// which regex-lite may read differently, so such patterns are refused.
-    fn brace(&mut self) -> Result<(), String> {
-        let mut body = String::new();
-        let mut closed = false;
-        for c in self.chars.by_ref() {
-            if c == '}' {
-                closed = true;
-                break;
-            }
-            if body.len() > 32 {
-                break;
-            }
-            body.push(c);
-        }
-        let count = if closed { repeat_count(&body) } else { None };
-        let Some(count) = count else {
-            return Err("literal '{' is not supported".into());
-        };
-        self.out.push('{');
-        self.out.push_str(&body);
-        self.out.push('}');
-        match self.prev {
-            Prev::Atom => self.prev = Prev::Repeat,
-            Prev::Nothing => return Err("missing argument to repetition operator '{'".into()),
-            _ => return Err("stacked repetition operator '{'".into()),
-        }
-        self.count_repeat(count)
-    }
-
-    /// Applies RE2's limit: along any nesting path, counted repetitions multiply to <= 1000.
-    fn count_repeat(&mut self, count: u64) -> Result<(), String> {
-        if count > MAX_REPEAT {
-            return Err(format!("repetition count above {MAX_REPEAT}"));
-        }
-        if count > 0 {
-            self.last_product = self.last_product.saturating_mul(count);
-        }
-        if self.last_product > MAX_REPEAT {
-            return Err(format!("nested repetition counts exceed {MAX_REPEAT}"));
-        }
-        if let Some(frame) = self.frames.last_mut() {
-            frame.max_product = frame.max_product.max(self.last_product);
-        }
-        Ok(())
-    }
+/// After `{`: the count of a counted repetition `{n}`, `{n,}`, `{n,m}`, through its `}`.
+/// Any other `{` is a literal in RE2, which regex-lite may read differently, so such patterns
+/// are refused.
+fn brace(s: &mut Scan<'_>) -> Result<u64, &'static str> {
+    let rest = s.pattern.get(s.pos..).unwrap_or_default();
+    let end = rest.iter().take(34).position(|&c| c == b'}');
+    let body = end.and_then(|end| rest.get(..end));
+    let count = body
+        .and_then(|body| std::str::from_utf8(body).ok())
+        .and_then(repeat_count)
+        .ok_or("literal '{' is not supported")?;
+    s.pos += end.unwrap_or(0) + 1;
+    Ok(count)
 }
 
 /// The count RE2 checks for `{n}`, `{n,}`, `{n,m}` bodies: `m` when given, else `n`.
+/// Numbers have no leading zeros (RE2 reads `{01}` as a literal; regex-lite as a count).
+/// Absurd counts saturate; they are rejected against `MAX_REPEAT` anyway.
 fn repeat_count(body: &str) -> Option<u64> {
-    let number = |s: &str| -> Option<u64> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        // RE2 reads `{01}` as a literal (no leading zeros); regex-lite as a count.
-        if s.len() > 1 && s.starts_with('0') {
-            return None;
-        }
-        // Saturate absurd counts; they are rejected against MAX_REPEAT anyway.
-        Some(s.parse::<u64>().unwrap_or(u64::MAX))
-    };
-    match body.split_once(',') {
-        None => number(body),
-        Some((min, "")) => number(min),
-        Some((min, max)) => {
-            number(min)?;
-            number(max)
+    // The number being read, and `n` once the comma is seen.
+    let mut number: Option<u64> = None;
+    let mut min = None;
+    for c in body.bytes() {
+        match c {
+            b',' if min.is_none() => {
+                min = Some(number?);
+                number = None;
+            }
+            b'0'..=b'9' if number != Some(0) => {
+                let n = number.unwrap_or(0);
+                // Saturating `n * 10 + digit`, without a 128-bit multiplication.
+                let tens = if n > u64::MAX / 10 { u64::MAX } else { n * 10 };
+                number = Some(tens.saturating_add(u64::from(c - b'0')));
+            }
+            _ => return None,
         }
     }
+    number.or(min)
 }
 
 #[cfg(test)]
