@@ -313,12 +313,10 @@ pub enum Outcome<'a> {
 }
 
 fn compile_attributegen(config: AgConfig, host: &mut dyn HostCel, notes: &mut Vec<Note>) -> Result<Engine, ConfigError> {
-    let attributes = config
-        .attributes
-        .into_iter()
-        .enumerate()
-        .map(|(i, attribute)| AttributePlan::new(attribute, &format!("attributes[{i}]"), host, notes))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut attributes = Vec::with_capacity(config.attributes.len());
+    for (i, attribute) in config.attributes.into_iter().enumerate() {
+        attributes.push(AttributePlan::new(attribute, &format!("attributes[{i}]"), host, notes)?);
+    }
     Ok(Engine { debug: config.debug, mode: Mode::AttributeGen(attributes) })
 }
 

@@ -103,6 +103,21 @@ pub(crate) fn expect_array<'a>(value: &'a Value, field: &str) -> Result<&'a Vec<
     value.as_array().ok_or_else(|| ConfigError::new(field, format!("expected an array, found {}", kind(value))))
 }
 
+/// Parses each element of an array field with `parse(element, "field[i]")`. A plain loop:
+/// `iter().map().collect::<Result<_, _>>()` costs several times the code in the module.
+pub(crate) fn each<T>(
+    value: &Value,
+    field: &str,
+    mut parse: impl FnMut(&Value, &str) -> Result<T, ConfigError>,
+) -> Result<Vec<T>, ConfigError> {
+    let list = expect_array(value, field)?;
+    let mut out = Vec::with_capacity(list.len());
+    for (i, element) in list.iter().enumerate() {
+        out.push(parse(element, &format!("{field}[{i}]"))?);
+    }
+    Ok(out)
+}
+
 pub(crate) fn expect_object<'a>(value: &'a Value, field: &str) -> Result<&'a Object, ConfigError> {
     value.as_object().ok_or_else(|| ConfigError::new(field, format!("expected an object, found {}", kind(value))))
 }

@@ -14,7 +14,7 @@
 //! Unknown fields are errors: a misspelt `path_regx` must not silently match every request.
 
 use super::{
-    check_attribute_name, expect_array, expect_bool, expect_object, expect_str, join, kind, reject_unknown,
+    check_attribute_name, each, expect_array, expect_bool, expect_object, expect_str, join, kind, reject_unknown,
     ConfigError, MAX_ROUTES,
 };
 use crate::metrics::{MetricsConfig, StatusLabel, StatusRange};
@@ -169,18 +169,13 @@ fn parse_metrics(value: &Value) -> Result<MetricsConfig, ConfigError> {
 }
 
 fn parse_failure_classes(value: &Value, field: &str) -> Result<Vec<StatusRange>, ConfigError> {
-    expect_array(value, field)?
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| {
-            let entry_field = format!("{field}[{i}]");
-            let text = match entry {
-                Value::Number(_) => entry.as_u64().map(|n| n.to_string()).unwrap_or_default(),
-                other => expect_str(other, &entry_field)?.to_string(),
-            };
-            StatusRange::parse(&text).map_err(|reason| ConfigError::new(entry_field, reason))
-        })
-        .collect()
+    each(value, field, |entry, entry_field| {
+        let text = match entry {
+            Value::Number(_) => entry.as_u64().map(|n| n.to_string()).unwrap_or_default(),
+            other => expect_str(other, entry_field)?.to_string(),
+        };
+        StatusRange::parse(&text).map_err(|reason| ConfigError::new(entry_field, reason))
+    })
 }
 
 fn optional_name(value: Option<&Value>, field: &str) -> Result<Option<String>, ConfigError> {
@@ -255,11 +250,7 @@ pub fn parse_routes(value: &Value, field: &str, normalize: &NormalizeOptions) ->
 }
 
 fn parse_routes_with(value: &Value, field: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<Vec<RouteSpec>, ConfigError> {
-    expect_array(value, field)?
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| parse_route(entry, &format!("{field}[{i}]"), normalize, limits))
-        .collect()
+    each(value, field, |entry, entry_field| parse_route(entry, entry_field, normalize, limits))
 }
 
 fn parse_route(value: &Value, field: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<RouteSpec, ConfigError> {
@@ -397,8 +388,7 @@ fn parse_methods(value: &Value, field: &str) -> Result<MethodSet, ConfigError> {
         Value::String(s) if s == "*" => Ok(MethodSet::any()),
         Value::String(_) => Ok(MethodSet(Some(vec![single(value, field)?]))),
         Value::Array(list) if !list.is_empty() => {
-            let methods = list.iter().enumerate().map(|(i, v)| single(v, &format!("{field}[{i}]"))).collect::<Result<_, _>>()?;
-            Ok(MethodSet(Some(methods)))
+            Ok(MethodSet(Some(each(value, field, single)?)))
         }
         Value::Array(_) => Err(ConfigError::new(field, "empty list (omit 'method' to allow any method)")),
         other => Err(ConfigError::new(field, format!("expected \"GET\" or [\"GET\", \"HEAD\"], found {}", kind(other)))),
@@ -408,14 +398,15 @@ fn parse_methods(value: &Value, field: &str) -> Result<MethodSet, ConfigError> {
 /// `{"x-api-version": "2"}` (exact values) or a list of `{name, exact|prefix|regex|present|absent}`.
 fn parse_headers(value: &Value, field: &str, limits: &Limits) -> Result<Vec<HeaderMatch>, ConfigError> {
     match value {
-        Value::Object(map) => map
-            .iter()
-            .map(|(name, v)| {
+        Value::Object(map) => {
+            let mut headers = Vec::new();
+            for (name, v) in map.iter() {
                 let value = expect_str(v, &join(field, name))?;
-                Ok(HeaderMatch { name: header_name(name, field)?, rule: HeaderRule::Exact(value.to_string()) })
-            })
-            .collect(),
-        Value::Array(list) => list.iter().enumerate().map(|(i, v)| parse_header(v, &format!("{field}[{i}]"), limits)).collect(),
+                headers.push(HeaderMatch { name: header_name(name, field)?, rule: HeaderRule::Exact(value.to_string()) });
+            }
+            Ok(headers)
+        }
+        Value::Array(_) => each(value, field, |v, header_field| parse_header(v, header_field, limits)),
         other => Err(ConfigError::new(field, format!("expected an object or an array, found {}", kind(other)))),
     }
 }
