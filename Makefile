@@ -21,7 +21,7 @@ envoy_bin = $(CACHE)/envoy-$(1)/bin/envoy
 
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: build wasm-target wasm-opt venv envoy prometheus github-api test unit integration integration-oldest clean
+.PHONY: build wasm-target wasm-opt venv envoy prometheus github-api module-size test unit integration integration-oldest clean
 
 ## build: the filter module (installs the wasm target and wasm-opt if missing)
 build: wasm-target wasm-opt
@@ -64,8 +64,16 @@ $(GITHUB_API):
 	tar -xzf $(CACHE)/npm/octokit-openapi-$(GITHUB_API_VERSION).tgz -C $(CACHE)/npm package/generated/api.github.com.json
 	mv $(CACHE)/npm/package/generated/api.github.com.json $@
 
-## test: unit tests, then the Envoy integration suite on the newest and the oldest Envoy
-test: unit integration integration-oldest artifacts-test cli-test
+## test: unit tests, then the Envoy integration suite on the newest and the oldest Envoy, the
+## shipped artifacts, the CLI, the benchmark and fuzz smoke runs, the module size budget
+MODULE_BUDGET := 250000
+test: unit module-size integration integration-oldest artifacts-test cli-test
+
+## module-size: the shipped module must stay within its budget (attributegen: 1,050,911 bytes)
+module-size: build
+	@size=$$(stat -c %s $(WASM)); \
+	if [ $$size -gt $(MODULE_BUDGET) ]; then echo "FAIL: $(WASM) is $$size bytes, over the $(MODULE_BUDGET)-byte budget"; exit 1; fi; \
+	echo "ok: $(WASM) is $$size bytes (budget $(MODULE_BUDGET))"
 
 unit:
 	cargo test --quiet

@@ -39,35 +39,40 @@ pub struct PathIndex {
 impl PathIndex {
     pub fn new<'a>(paths: impl IntoIterator<Item = &'a PathMatch>) -> PathIndex {
         let mut index = PathIndex::default();
-        for (id, path) in paths.into_iter().enumerate() {
-            let id = id as RouteId;
-            let mut regex = None;
-            match path {
-                PathMatch::Any => index.always.push(id),
-                PathMatch::Exact(bytes) => index.add_exact(bytes, id),
-                PathMatch::Prefix(bytes) => index.prefixes.insert(bytes, id),
-                PathMatch::DirPrefix(bytes) => {
-                    index.prefixes.insert(bytes, id);
-                    if let Some(directory) = bytes.strip_suffix(b"/") {
-                        index.add_exact(directory, id);
-                    }
-                }
-                PathMatch::Template(template) => match template.literal_path() {
-                    Some(bytes) => index.add_exact(&bytes, id),
-                    None => index.templates.insert(template, id),
-                },
-                PathMatch::Regex(path_regex) => {
-                    if path_regex.literal_prefix.is_empty() {
-                        index.always.push(id);
-                    } else {
-                        index.prefixes.insert(&path_regex.literal_prefix, id);
-                    }
-                    regex = Some(path_regex.clone());
-                }
-            }
-            index.regexes.push(regex);
+        for path in paths {
+            index.add(path);
         }
         index
+    }
+
+    /// Files the next route's path condition (routes are added in order: the id is the count).
+    fn add(&mut self, path: &PathMatch) {
+        let id = self.regexes.len() as RouteId;
+        let mut regex = None;
+        match path {
+            PathMatch::Any => self.always.push(id),
+            PathMatch::Exact(bytes) => self.add_exact(bytes, id),
+            PathMatch::Prefix(bytes) => self.prefixes.insert(bytes, id),
+            PathMatch::DirPrefix(bytes) => {
+                self.prefixes.insert(bytes, id);
+                if let Some(directory) = bytes.strip_suffix(b"/") {
+                    self.add_exact(directory, id);
+                }
+            }
+            PathMatch::Template(template) => match template.literal_path() {
+                Some(bytes) => self.add_exact(&bytes, id),
+                None => self.templates.insert(template, id),
+            },
+            PathMatch::Regex(path_regex) => {
+                if path_regex.literal_prefix.is_empty() {
+                    self.always.push(id);
+                } else {
+                    self.prefixes.insert(&path_regex.literal_prefix, id);
+                }
+                regex = Some(path_regex.clone());
+            }
+        }
+        self.regexes.push(regex);
     }
 
     fn add_exact(&mut self, path: &[u8], id: RouteId) {
