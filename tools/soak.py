@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""Soak test (issue 7, part 5): at least --requests requests through a real Envoy running
+routegen with its own metrics on, driven by wrk on 127.0.0.1 with a Lua script cycling paths
+(templates, prefixes, a regex, host-scoped routes, the default, non-ASCII and traversal paths).
+
+Reports Envoy's RSS (/proc), Envoy's heap (admin /memory) and the wasm stats before, in the
+middle and after; fails (exit 1) on any non-2xx response, socket error, wasm VM failure,
+routegen_errors_total > 0, a routegen_requests_total sum that does not account for every
+request sent (wrk's count, plus at most one in flight per connection at each phase end), or memory growth beyond --max-growth-mb between the middle and the end (the first half
+warms caches, so "flat" is judged on the second half).
+
+    make soak                            # 1,000,000 requests (SOAK_REQUESTS), ~1-3 minutes
+    python3 tools/soak.py --envoy .cache/envoy-1.40.0/bin/envoy --wasm target/routegen.wasm
+
+Standard library only; every loop bounded (phases, wall-clock cap).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+CONFIG = {
+    "default": "[DEFAULT]",
+    "metrics": {"enabled": True, "status_label": "code"},
+    "routes": [
+        "GET /books/new",
+        "GET /books/{id}",
+        "GET|HEAD /books",
+        "DELETE /books/{id}/reviews/{review}",
+        "GET /files/{path=**}",
+        {"name": "static", "path_prefix": "/static/"},
+        {"name": "legacy", "path_regex": "/api/v[0-9]+/legacy/.*"},
+        {"name": "v2 search", "path": "/search", "headers": {"x-api-version": "2"}},
+    ],
+    "services": [{"hosts": ["authors", "authors:8080"], "routes": ["GET /authors/{id}"]}],
+}
+
+# (method, path, host) cycled by wrk; every one answered 200 by a direct response.
+REQUESTS = [
+    ("GET", "/books/1", "books"),
+    ("GET", "/books/new", "books"),
+    ("GET", "/books?limit=10", "books"),
+    ("DELETE", "/books/7/reviews/9", "books"),
+    ("GET", "/files/a/b/c.txt", "books"),
+    ("GET", "/static/app.js", "books"),
+    ("GET", "/api/v2/legacy/thing", "books"),
+    ("GET", "/search", "books"),
+    ("GET", "/authors/42", "authors:8080"),
+    ("GET", "/unknown/path", "books"),
+    ("GET", "/books/%2e%2e/admin", "books"),
+    ("GET", "//books//2/", "books"),
+    ("GET", "/books/caf%C3%A9", "books"),
+    ("GET", "/" + "x/" * 200, "books"),
+]
+
+LUA = """
+local reqs = {
+%s
+}
+local i = 0
+request = function()
+  i = i + 1
+  local r = reqs[(i %% #reqs) + 1]
+  return wrk.format(r[1], r[2], {["Host"] = r[3]})
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def bootstrap(wasm: str, port: int, admin: int) -> str:
+    return f"""\
+admin:
+  address: {{socket_address: {{address: {HOST}, port_value: {admin}}}}}
+stats_config:
+  stats_tags:
+  - {{tag_name: route, regex: '(;route=([^;]*))'}}
+  - {{tag_name: classification, regex: '(;classification=([^;]*))'}}
+  - {{tag_name: status_code, regex: '(;status_code=([^;]*))'}}
+  - {{tag_name: kind, regex: '(;kind=([^;]*))'}}
+static_resources:
+  listeners:
+  - name: main
+    address: {{socket_address: {{address: {HOST}, port_value: {port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                direct_response: {{status: 200, body: {{inline_string: "ok"}}}}
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: routegen
+                failure_policy: FAIL_RELOAD
+                vm_config:
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{local: {{filename: {json.dumps(wasm)}}}}}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: {json.dumps(json.dumps(CONFIG))}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"""
+
+
+def admin_get(admin: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://{HOST}:{admin}{path}", timeout=10) as r:
+        return r.read().decode(errors="replace")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def sample(pid: int, admin: int) -> dict:
+    memory = json.loads(admin_get(admin, "/memory"))
+    stats = {}
+    for line in admin_get(admin, "/stats").splitlines():
+        name, sep, value = line.partition(": ")
+        if sep and name.startswith("wasm.") and value.strip().isdigit():
+            stats[name] = int(value)
+    return {
+        "rss_mb": rss_kb(pid) / 1024,
+        "heap_allocated_mb": int(memory.get("allocated", 0)) / 2**20,
+        "heap_size_mb": int(memory.get("heap_size", 0)) / 2**20,
+        "wasm": stats,
+    }
+
+
+def prometheus_sums(admin: int) -> tuple[int, int, dict[str, int]]:
+    """(sum of routegen_requests_total, sum of routegen_errors_total, requests per route)."""
+    text = admin_get(admin, "/stats/prometheus")
+    total, errors, per_route = 0, 0, {}
+    for line in text.splitlines():
+        if line.startswith("routegen_requests_total{"):
+            value = int(float(line.rsplit(" ", 1)[1]))
+            total += value
+            route = re.search(r'route="([^"]*)"', line)
+            key = route.group(1) if route else "?"
+            per_route[key] = per_route.get(key, 0) + value
+        elif line.startswith("routegen_errors_total"):
+            errors += int(float(line.rsplit(" ", 1)[1]))
+    return total, errors, per_route
+
+
+def run_wrk(port: int, script: Path, seconds: int, threads: int, connections: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", str(script),
+         f"http://{HOST}:{port}/"],
+        capture_output=True, text=True, timeout=seconds + 60,
+    ).stdout
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    if not m:
+        raise SystemExit(f"cannot read wrk's output:\n{out}")
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    p99 = re.search(r"\s99%\s+(\S+)", out)
+    return {
+        "requests": int(m.group(1)),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p99": p99.group(1) if p99 else "?",
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--envoy", required=True)
+    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--requests", type=int, default=1_000_000)
+    ap.add_argument("--phase-seconds", type=int, default=12, help="wrk run length between memory samples")
+    ap.add_argument("--max-seconds", type=int, default=240, help="wall-clock cap for the load")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--max-growth-mb", type=float, default=16.0, help="allowed RSS growth, middle to end")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="routegen-soak-"))
+    port, admin = free_port(), free_port()
+    (work / "envoy.yaml").write_text(bootstrap(str(Path(args.wasm).resolve()), port, admin))
+    lua = ",\n".join(f"  {{{json.dumps(m)}, {json.dumps(p)}, {json.dumps(h)}}}" for m, p, h in REQUESTS)
+    script = work / "cycle.lua"
+    script.write_text(LUA % lua)
+    log = open(work / "envoy.log", "wb")
+    proc = subprocess.Popen(
+        [args.envoy, "-c", str(work / "envoy.yaml"), "--concurrency", "1", "--base-id", str(os.getpid() % 50000 + 7000),
+         "--disable-hot-restart", "--log-level", "warning"],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+    )
+    failures: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if "LIVE" in admin_get(admin, "/ready"):
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"Envoy did not start:\n{(work / 'envoy.log').read_text()[-3000:]}")
+            time.sleep(0.1)
+
+        warm = run_wrk(port, script, 2, args.threads, args.connections)
+        samples = [("before", warm["requests"], sample(proc.pid, admin))]
+        sent, phases, started = warm["requests"], [warm], time.monotonic()
+        while sent < args.requests + warm["requests"] and time.monotonic() - started < args.max_seconds:
+            phase = run_wrk(port, script, args.phase_seconds, args.threads, args.connections)
+            phases.append(phase)
+            sent += phase["requests"]
+            samples.append((f"after {sent:,}", sent, sample(proc.pid, admin)))
+            print(f"  phase {len(phases) - 1}: {phase['requests']:,} requests, {phase['rps']:,.0f}/s, p99 {phase['p99']}, "
+                  f"non-2xx {phase['non2xx']}, socket errors {phase['socket_errors']}, RSS {samples[-1][2]['rss_mb']:.1f} MB",
+                  flush=True)
+        elapsed = time.monotonic() - started
+        time.sleep(0.5)
+        total, errors, per_route = prometheus_sums(admin)
+        log_text = (work / "envoy.log").read_text(errors="replace")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+    measured = sent - warm["requests"]
+    non2xx = sum(p["non2xx"] for p in phases)
+    socket_errors = sum(p["socket_errors"] for p in phases)
+    middle = samples[len(samples) // 2][2]
+    before, after = samples[0][2], samples[-1][2]
+    print(f"\nsoak: {measured:,} requests in {elapsed:.0f} s ({measured / elapsed:,.0f}/s) after a {warm['requests']:,}-request warm-up;"
+          f" Envoy {args.envoy}, one worker, routegen metrics on")
+    print(f"{'sample':<22}{'RSS MB':>10}{'heap alloc MB':>15}{'heap size MB':>14}  wasm VMs (active/created)")
+    for label, _, s in samples:
+        w = s["wasm"]
+        print(f"{label:<22}{s['rss_mb']:>10.1f}{s['heap_allocated_mb']:>15.1f}{s['heap_size_mb']:>14.1f}  "
+              f"{w.get('wasm.envoy.wasm.runtime.v8.active', '?')}/{w.get('wasm.envoy.wasm.runtime.v8.created', '?')}")
+    print(f"routegen_requests_total (sum) = {total:,} (wrk read {sent:,} responses, + requests in flight at phase ends); "
+          f"routegen_errors_total = {errors}")
+    print("per route: " + ", ".join(f"{k}={v:,}" for k, v in sorted(per_route.items())))
+    print(f"non-2xx = {non2xx}, socket errors = {socket_errors}")
+
+    if measured < args.requests:
+        failures.append(f"only {measured:,} requests within {args.max_seconds} s")
+    if non2xx or socket_errors:
+        failures.append(f"{non2xx} non-2xx responses, {socket_errors} socket errors")
+    if errors:
+        failures.append(f"routegen_errors_total = {errors}")
+    # wrk counts the responses it read; requests still in flight when a phase ends (at most one
+    # per connection) are answered, and counted by routegen, but not by wrk.
+    in_flight = args.connections * len(phases)
+    if not sent <= total <= sent + in_flight:
+        failures.append(f"routegen_requests_total sums to {total:,}, not the {sent:,} requests sent (+ at most {in_flight} in flight)")
+    for name in ("vm_reload", "vm_reload_backoff", "vm_reload_failure"):
+        if after["wasm"].get(f"wasm.routegen.{name}", 0):
+            failures.append(f"wasm.routegen.{name} = {after['wasm'][f'wasm.routegen.{name}']}: the VM failed")
+    if any(m in log_text for m in ("panicked", "wasm trap", "Function: proxy_on_")):
+        failures.append("wasm VM failure in Envoy's log")
+    growth = after["rss_mb"] - middle["rss_mb"]
+    if growth > args.max_growth_mb:
+        failures.append(f"RSS grew {growth:.1f} MB from the middle to the end (limit {args.max_growth_mb} MB)")
+    print(f"RSS growth: before→after {after['rss_mb'] - before['rss_mb']:+.1f} MB, middle→after {growth:+.1f} MB")
+    if failures:
+        print("SOAK FAILED: " + "; ".join(failures))
+        return 1
+    print("soak OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
