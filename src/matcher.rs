@@ -15,8 +15,44 @@
 //! (`reference::first_match`, checked by a differential test).
 
 use crate::route::{PathMatch, PathRegex};
-use crate::template::{split_segments, Glob, Segment, Template};
+use crate::template::{Glob, Segment, Template};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FxHash (rustc's hasher): a multiply-rotate per word. The maps are built from the trusted
+/// config, so the DoS resistance of std's SipHash buys nothing here, and SipHash was a quarter
+/// of a decision's instructions.
+#[derive(Default)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Route indices are `u32`: a table is capped far below that (see `config::MAX_ROUTES`).
 pub type RouteId = u32;
@@ -25,7 +61,7 @@ pub type RouteId = u32;
 pub struct PathIndex {
     /// Exact path → index into `exact_routes` (one map type for the whole index keeps one copy
     /// of the hash map code in the module).
-    exact: HashMap<Box<[u8]>, u32>,
+    exact: FxMap<Box<[u8]>, u32>,
     exact_routes: Vec<Vec<RouteId>>,
     /// Prefix routes and prefix-filed regex routes.
     prefixes: ByteTrie,
@@ -90,13 +126,18 @@ impl PathIndex {
     pub fn candidates(&self, path: &[u8], out: &mut Vec<RouteId>) {
         out.clear();
         out.extend_from_slice(&self.always);
-        if let Some(ids) = self.exact.get(path).and_then(|&slot| self.exact_routes.get(slot as usize)) {
-            out.extend_from_slice(ids);
+        if !self.exact.is_empty() {
+            if let Some(ids) = self.exact.get(path).and_then(|&slot| self.exact_routes.get(slot as usize)) {
+                out.extend_from_slice(ids);
+            }
         }
         self.prefixes.collect(path, out);
         self.templates.collect(path, out);
-        sort_ids(out);
-        out.dedup();
+        // Usually a single source answered and the list is already ascending.
+        if !out.windows(2).all(|pair| pair[0] < pair[1]) {
+            sort_ids(out);
+            out.dedup();
+        }
     }
 
     /// The last check for a candidate: runs its regex, if it has one.
@@ -210,11 +251,14 @@ impl ByteTrie {
 #[derive(Debug)]
 struct SegmentTrie {
     nodes: Vec<SegmentNode>,
+    /// Reused per lookup (a VM is single-threaded): the DFS stack of (node, depth) and the
+    /// path's segment bounds, so a lookup allocates nothing once warm.
+    scratch: RefCell<(Vec<(u32, u32)>, Vec<(u32, u32)>)>,
 }
 
 #[derive(Debug, Default)]
 struct SegmentNode {
-    literal: HashMap<Box<[u8]>, u32>,
+    literal: FxMap<Box<[u8]>, u32>,
     any: Option<u32>,
     any_or_empty: Option<u32>,
     globs: Vec<(Glob, u32)>,
@@ -226,7 +270,7 @@ struct SegmentNode {
 
 impl Default for SegmentTrie {
     fn default() -> Self {
-        SegmentTrie { nodes: vec![SegmentNode::default()] }
+        SegmentTrie { nodes: vec![SegmentNode::default()], scratch: RefCell::default() }
     }
 }
 
@@ -272,17 +316,37 @@ impl SegmentTrie {
         if self.nodes.len() == 1 && self.nodes[0].rest.is_empty() {
             return; // no templates at all
         }
-        let Some(segments) = split_segments(path) else { return };
-        let mut stack: Vec<(u32, usize)> = vec![(0, 0)];
+        let Some(rest) = path.strip_prefix(b"/") else { return };
+        let mut fresh = Default::default();
+        let mut borrowed = self.scratch.try_borrow_mut();
+        let (stack, bounds) = match borrowed.as_deref_mut() {
+            Ok(scratch) => scratch,
+            Err(_) => &mut fresh,
+        };
+        // Segment bounds within `rest` (paths are capped well below u32::MAX by Envoy).
+        bounds.clear();
+        let mut start = 0u32;
+        for (i, &b) in rest.iter().enumerate() {
+            if b == b'/' {
+                bounds.push((start, i as u32));
+                start = i as u32 + 1;
+            }
+        }
+        bounds.push((start, rest.len() as u32));
+        stack.clear();
+        stack.push((0, 0));
         while let Some((node_id, depth)) = stack.pop() {
             let Some(node) = self.nodes.get(node_id as usize) else { continue };
             out.extend_from_slice(&node.rest);
-            let Some(segment) = segments.get(depth) else {
+            let Some(&(from, to)) = bounds.get(depth as usize) else {
                 out.extend_from_slice(&node.end);
                 continue;
             };
-            if let Some(&child) = node.literal.get(*segment) {
-                stack.push((child, depth + 1));
+            let segment = rest.get(from as usize..to as usize).unwrap_or_default();
+            if !node.literal.is_empty() {
+                if let Some(&child) = node.literal.get(segment) {
+                    stack.push((child, depth + 1));
+                }
             }
             if let Some(child) = node.any_or_empty {
                 stack.push((child, depth + 1));

@@ -61,6 +61,13 @@ pub fn strip_query(path: &[u8]) -> &[u8] {
 /// Applies `options` to a path already cut at the query. Borrows when nothing changes,
 /// which is the common case, so the hot path allocates nothing.
 pub fn normalize<'a>(path: &'a [u8], options: &NormalizeOptions) -> Cow<'a, [u8]> {
+    if already_normal(path, options) {
+        let trimmed = match path {
+            [rest @ .., b'/'] if options.ignore_trailing_slash && !rest.is_empty() => rest,
+            _ => path,
+        };
+        return Cow::Borrowed(trimmed);
+    }
     let mut path = Cow::Borrowed(path);
     if options.decode_unreserved && path.contains(&b'%') {
         path = Cow::Owned(decode_unreserved(&path));
@@ -84,6 +91,26 @@ pub fn normalize<'a>(path: &'a [u8], options: &NormalizeOptions) -> Cow<'a, [u8]
         path = Cow::Owned(path.to_ascii_lowercase());
     }
     path
+}
+
+/// One scan for the common case: nothing but (perhaps) a trailing slash to do.
+fn already_normal(path: &[u8], options: &NormalizeOptions) -> bool {
+    let mut previous = 0u8;
+    for (i, &b) in path.iter().enumerate() {
+        let trouble = match b {
+            b'%' => options.decode_unreserved,
+            b'/' => options.merge_slashes && previous == b'/',
+            // A dot right after a slash may start a `.` or `..` segment: leave it to the full pass.
+            b'.' => options.remove_dot_segments && previous == b'/',
+            b'A'..=b'Z' => options.case_insensitive,
+            _ => false,
+        };
+        if trouble || (i == 0 && b == b'.' && options.remove_dot_segments) {
+            return false;
+        }
+        previous = b;
+    }
+    true
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -224,6 +251,31 @@ mod tests {
         assert_eq!(normalize(b"/Books/ABC", &insensitive).as_ref(), b"/books/abc");
         let keep_slash = NormalizeOptions { ignore_trailing_slash: false, ..NormalizeOptions::default() };
         assert_eq!(normalize(b"/books/", &keep_slash).as_ref(), b"/books/");
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_full_pass() {
+        let paths: [&[u8]; 14] = [
+            b"/a/b", b"/a/b/", b"/", b"//", b"/a//b", b"/a/./b", b"/a/../b", b"/.hidden/x", b"/a/b.json",
+            b"/A/B", b"/%41", b"a/b", b"./a", b"/a/..",
+        ];
+        let all = [NormalizeOptions::default(), NormalizeOptions::raw(),
+            NormalizeOptions { case_insensitive: true, ..NormalizeOptions::default() },
+            NormalizeOptions { merge_slashes: false, ..NormalizeOptions::default() }];
+        for options in &all {
+            for path in paths {
+                let fast = normalize(path, options).into_owned();
+                // The full pass, forced by pretending the path is not normal.
+                let mut slow = Cow::Borrowed(path);
+                if options.decode_unreserved && slow.contains(&b'%') { slow = Cow::Owned(decode_unreserved(&slow)); }
+                if options.merge_slashes && slow.windows(2).any(|w| w == b"//") { slow = Cow::Owned(merge_slashes(&slow)); }
+                if options.remove_dot_segments && has_dot_segment(&slow) { slow = Cow::Owned(remove_dot_segments(&slow)); }
+                let mut slow = slow.into_owned();
+                if options.ignore_trailing_slash && slow.len() > 1 && slow.ends_with(b"/") { slow.pop(); }
+                if options.case_insensitive { slow = slow.to_ascii_lowercase(); }
+                assert_eq!(fast, slow, "{:?} with {options:?}", String::from_utf8_lossy(path));
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use stats::{Observation, RouteKey, Stats};
 use log::{error, info, warn};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 proxy_wasm::main! {{
@@ -26,6 +27,9 @@ proxy_wasm::main! {{
 struct Loaded {
     engine: Engine,
     stats: Stats,
+    /// The index's candidate buffer, shared by the VM's requests (callbacks never overlap in a
+    /// VM), so a warm lookup allocates nothing.
+    scratch: RefCell<Vec<u32>>,
 }
 
 struct Root {
@@ -49,7 +53,7 @@ impl RootContext for Root {
                     info!("routegen: {note}");
                 }
                 info!("routegen: configuration loaded ({})", summary(&engine));
-                if let Some(old) = self.loaded.replace(Rc::new(Loaded { engine, stats: Stats::default() })) {
+                if let Some(old) = self.loaded.replace(Rc::new(Loaded { engine, stats: Stats::default(), scratch: RefCell::default() })) {
                     release_host_expressions(&old.engine);
                 }
                 true
@@ -64,7 +68,7 @@ impl RootContext for Root {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Must return Some: the SDK panics on None. Without an engine the context does nothing.
-        Some(Box::new(Request { loaded: self.loaded.clone(), scratch: Vec::new(), counted: None }))
+        Some(Box::new(Request { loaded: self.loaded.clone(), counted: None }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -100,8 +104,6 @@ fn release_host_expressions(engine: &Engine) {
 
 struct Request {
     loaded: Option<Rc<Loaded>>,
-    /// Reused candidate buffer for the index.
-    scratch: Vec<u32>,
     /// With metrics on: the decision and when the request headers arrived.
     counted: Option<Counted>,
 }
@@ -122,9 +124,16 @@ impl HttpContext for Request {
             Mode::Native(plan) => {
                 let method = request_header(":method").unwrap_or_default();
                 let path = request_header(":path").unwrap_or_default();
-                let authority = request_header(":authority").unwrap_or_default();
+                // Without services the authority decides nothing: skip the host call (the debug
+                // log still shows it).
+                let authority =
+                    if plan.services.is_empty() && !engine.debug { None } else { request_header(":authority") };
+                let authority = authority.unwrap_or_default();
                 let line = RequestLine { method: &method, path: &path, authority: &authority };
-                let decision = plan.decide(&line, &mut HostHeaders, &mut self.scratch);
+                let mut fresh = Vec::new();
+                let mut shared = loaded.scratch.try_borrow_mut();
+                let scratch = shared.as_deref_mut().unwrap_or(&mut fresh);
+                let decision = plan.decide(&line, &mut HostHeaders, scratch);
                 if engine.debug {
                     info!(
                         "routegen: {} {} (authority {}) -> {}",
@@ -142,7 +151,7 @@ impl HttpContext for Request {
                     self.counted = Some(Counted { route: decision.route, service: decision.service, start_ns });
                 }
             }
-            Mode::AttributeGen(attributes) => self.run_attributes(engine, attributes, Phase::OnRequest),
+            Mode::AttributeGen(attributes) => run_attributes(&loaded, attributes, Phase::OnRequest),
         }
         Action::Continue
     }
@@ -150,7 +159,7 @@ impl HttpContext for Request {
     fn on_log(&mut self) {
         let Some(loaded) = self.loaded.clone() else { return };
         match &loaded.engine.mode {
-            Mode::AttributeGen(attributes) => self.run_attributes(&loaded.engine, attributes, Phase::AfterResponse),
+            Mode::AttributeGen(attributes) => run_attributes(&loaded, attributes, Phase::AfterResponse),
             Mode::Native(plan) => {
                 if let Some(counted) = self.counted.take() {
                     record_request(plan, &loaded.stats, &counted);
@@ -185,6 +194,12 @@ fn record_request(plan: &NativePlan, stats: &Stats, counted: &Counted) {
 /// (Envoy's `response.grpc_status` is derived from the HTTP status for non-gRPC responses,
 /// so it cannot tell whether a response was gRPC at all.)
 fn grpc_status() -> Option<u32> {
+    // Only a gRPC response has a grpc-status worth reading: one header read tells, and saves
+    // two reads on every plain HTTP response.
+    let content_type = host::header(host::RESPONSE_HEADERS, "content-type").ok().flatten()?;
+    if !content_type.starts_with(b"application/grpc") {
+        return None;
+    }
     let value = host::header(host::RESPONSE_TRAILERS, "grpc-status")
         .ok()
         .flatten()
@@ -192,38 +207,45 @@ fn grpc_status() -> Option<u32> {
     std::str::from_utf8(&value).ok()?.trim().parse().ok()
 }
 
-impl Request {
-    fn run_attributes(&mut self, engine: &Engine, attributes: &[AttributePlan], phase: Phase) {
-        let mut activation = HostActivation::default();
-        let method = request_header(":method");
-        let path = request_header(":path");
-        for attribute in attributes.iter().filter(|a| a.phase == phase) {
-            let line = match (&method, &path) {
-                (Some(m), Some(p)) => Some((m.as_slice(), p.as_slice())),
-                _ => None,
-            };
-            let outcome = attribute.evaluate(line, &mut activation, &mut EnvoyCel, &mut self.scratch);
-            let name = &attribute.output_attribute;
-            match outcome {
-                Outcome::Set(value) => {
-                    write_attribute(name, value);
-                    if engine.debug {
-                        info!("routegen: {name} -> {value}");
-                    }
+/// Evaluates the attributes of one phase and writes those that match.
+fn run_attributes(loaded: &Loaded, attributes: &[AttributePlan], phase: Phase) {
+    if !attributes.iter().any(|a| a.phase == phase) {
+        return; // nothing to do in this phase: no host calls
+    }
+    let engine = &loaded.engine;
+    let loaded_scratch = &loaded.scratch;
+    let mut activation = HostActivation::default();
+    let method = request_header(":method");
+    let path = request_header(":path");
+    for attribute in attributes.iter().filter(|a| a.phase == phase) {
+        let line = match (&method, &path) {
+            (Some(m), Some(p)) => Some((m.as_slice(), p.as_slice())),
+            _ => None,
+        };
+        let mut fresh = Vec::new();
+        let mut shared = loaded_scratch.try_borrow_mut();
+        let scratch = shared.as_deref_mut().unwrap_or(&mut fresh);
+        let outcome = attribute.evaluate(line, &mut activation, &mut EnvoyCel, scratch);
+        let name = &attribute.output_attribute;
+        match outcome {
+            Outcome::Set(value) => {
+                write_attribute(name, value);
+                if engine.debug {
+                    info!("routegen: {name} -> {value}");
                 }
-                Outcome::NoMatch if engine.debug => info!("routegen: {name}: no match, left unset"),
-                Outcome::NoMatch => {}
-                // attributegen's semantics: an evaluation error abandons the attribute.
-                Outcome::Error { position, message } => {
-                    stats::count_error(&metrics::MetricsConfig::default().prefix, "evaluation");
-                    if engine.debug {
-                        warn!("routegen: {name}: match[{position}] failed to evaluate ({message}), left unset");
-                    }
+            }
+            Outcome::NoMatch if engine.debug => info!("routegen: {name}: no match, left unset"),
+            Outcome::NoMatch => {}
+            // attributegen's semantics: an evaluation error abandons the attribute.
+            Outcome::Error { position, message } => {
+                stats::count_error(&metrics::MetricsConfig::default().prefix, "evaluation");
+                if engine.debug {
+                    warn!("routegen: {name}: match[{position}] failed to evaluate ({message}), left unset");
                 }
             }
         }
     }
-}
+    }
 
 fn request_header(name: &str) -> Option<Vec<u8>> {
     host::header(host::REQUEST_HEADERS, name).ok().flatten()
