@@ -1,0 +1,75 @@
+# mk/bench.mk — benchmarks (issue 6). Included by the main Makefile (-include mk/*.mk); uses its
+# WASM, CARGO_WASM, WASM_OPT_FLAGS, TARGET, GITHUB_API, ENVOY_VERSION, envoy_bin and its build,
+# wasm-target, wasm-opt, github-api and Envoy targets. Results and a real run: bench/RESULTS.md.
+#
+#   make bench          core benchmark: ns per attribution (engine vs sequential regex scan),
+#                       compile time, heap, allocations per request (~40 s run; first build ~70 s)
+#   make bench-envoy    real Envoy, one worker: CPU µs per request for no filter, the floor filter
+#                       (and the floor reading :authority too), routegen at 10/100/1,000/10,000
+#                       routes, metrics on, attributegen format (9 variants x 3 rounds x 5 s plus
+#                       startup, pre-check and warm-up: about 2.5 minutes, well under 10)
+#   make bench-profile  callgrind profile of NativePlan::decide at 1,000 GitHub routes, and
+#                       instructions per decide from 10 to 10,000 routes (~1 min)
+#   make bench-wasm     the core benchmark as wasm in Node's V8 (Envoy's engine): decide as the
+#                       filter runs it (~50 s; needs node, which `make github-api` needs anyway)
+#   make bench-size     module size: cargo's output vs after wasm-opt
+#   make bench-smoke    both benchmarks with tiny sizes and durations (~10 s once built): proves
+#                       they run, measures nothing worth reading
+#
+# Knobs: BENCH_RUNS, BENCH_MS, BENCH_SIZES, BENCH_SYNTHETIC, BENCH_SAMPLE (see benches/attribution.rs),
+# BENCH_ENVOY_ARGS (see tools/bench/envoy.py --help), e.g. make bench-envoy BENCH_ENVOY_ARGS="--rounds 5".
+
+# The bench builds in its own target dir (no lock contention with `cargo test`, no rebuild churn),
+# without the CLI's dependencies, keeping symbols and line tables so callgrind can name functions.
+BENCH_TARGET_DIR := target/bench
+BENCH_CARGO      := CARGO_PROFILE_BENCH_STRIP=none CARGO_PROFILE_BENCH_DEBUG=line-tables-only \
+                    cargo bench --bench attribution --no-default-features --target-dir $(BENCH_TARGET_DIR)
+BENCH_FLOOR_DIR  := target/bench-floor
+BENCH_FLOOR      := $(BENCH_FLOOR_DIR)/routegen_bench_floor.wasm
+BENCH_ENVOY_ARGS ?=
+BENCH_ENVOY_RUN   = python3 tools/bench/envoy.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
+                    --floor $(BENCH_FLOOR) --api $(GITHUB_API)
+
+.PHONY: bench bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
+
+## bench: the core benchmark (markdown tables on stdout)
+bench: github-api
+	BENCH_GITHUB_API=$(GITHUB_API) $(BENCH_CARGO)
+
+## bench-envoy: Envoy CPU per request, every variant, alternating rounds (markdown table on stdout)
+bench-envoy: build bench-floor bench-tools github-api $(call envoy_bin,$(ENVOY_VERSION))
+	$(BENCH_ENVOY_RUN) --json $(BENCH_TARGET_DIR)/envoy.json $(BENCH_ENVOY_ARGS)
+
+## bench-floor: the floor filter (bench/floor), built and wasm-opt'ed like routegen
+bench-floor: wasm-target wasm-opt
+	cd bench/floor && cargo build --quiet --release --target $(TARGET) --target-dir ../../$(BENCH_FLOOR_DIR)
+	wasm-opt $(WASM_OPT_FLAGS) $(BENCH_FLOOR_DIR)/$(TARGET)/release/routegen_bench_floor.wasm -o $(BENCH_FLOOR)
+
+bench-tools:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+## bench-profile: instruction-level profile of decide at 1,000 routes (callgrind, top functions)
+bench-profile: github-api
+	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
+	bin=$$($(BENCH_CARGO) --no-run --message-format=json | python3 -c 'import json, sys; \
+		print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])') && \
+	python3 tools/bench/profile.py --bin $$bin --api $(abspath $(GITHUB_API)) --out $(BENCH_TARGET_DIR)/profile
+
+## bench-wasm: the core benchmark compiled to wasm32-wasip1, run in Node's V8 (Envoy's wasm engine)
+bench-wasm: github-api wasm-target
+	bin=$$(CARGO_PROFILE_BENCH_STRIP=none cargo bench --bench attribution --no-default-features \
+		--target $(TARGET) --target-dir $(BENCH_TARGET_DIR) --no-run --message-format=json | python3 -c 'import json, sys; \
+		print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])') && \
+	node --no-warnings tools/bench/wasm_core.mjs $$bin $(GITHUB_API)
+
+## bench-size: the module's size before and after wasm-opt
+bench-size: build
+	@echo "cargo output $(CARGO_WASM): $$(stat -c %s $(CARGO_WASM)) bytes"
+	@echo "shipped      $(WASM): $$(stat -c %s $(WASM)) bytes (wasm-opt $(WASM_OPT_FLAGS))"
+
+## bench-smoke: both benchmarks, tiny and fast, to prove they work (for make test)
+bench-smoke: build bench-floor bench-tools github-api $(call envoy_bin,$(ENVOY_VERSION))
+	BENCH_GITHUB_API=$(GITHUB_API) BENCH_RUNS=1 BENCH_MS=5 BENCH_SIZES=10,100 BENCH_SYNTHETIC=10,1000 \
+		BENCH_SAMPLE=512 $(BENCH_CARGO)
+	$(BENCH_ENVOY_RUN) --variants none,floor,rg-10000,ag-100 --synthetic 1000 --rounds 1 --seconds 1 \
+		--warmup 0 --check 50 --sample 200 --workdir $(BENCH_TARGET_DIR)/envoy-smoke
