@@ -67,7 +67,7 @@ $(GITHUB_API):
 ## test: unit tests, then the Envoy integration suite on the newest and the oldest Envoy, the
 ## shipped artifacts, the CLI, the benchmark and fuzz smoke runs, the module size budget
 MODULE_BUDGET := 250000
-test: unit module-size integration integration-oldest artifacts-test cli-test
+test: unit module-size integration integration-oldest artifacts-test cli-test bench-smoke
 
 ## module-size: the shipped module must stay within its budget (attributegen: 1,050,911 bytes)
 module-size: build
