@@ -48,11 +48,23 @@ pub fn lower(expr: &Expr) -> Option<Lowered> {
     Some(Lowered { methods: methods.unwrap_or_default(), path: path.unwrap_or(PathMatch::Any), residual })
 }
 
-fn flatten_and<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
+/// The conjuncts of an `&&` chain, in order (`a && (b && c)` → `[a, b, c]`).
+pub fn flatten_and<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
     match expr {
         Expr::And(left, right) => {
             flatten_and(left, out);
             flatten_and(right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// The disjuncts of an `||` chain, in order.
+pub fn flatten_or<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match expr {
+        Expr::Or(left, right) => {
+            flatten_or(left, out);
+            flatten_or(right, out);
         }
         other => out.push(other),
     }

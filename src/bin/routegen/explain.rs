@@ -11,6 +11,7 @@ use crate::EXIT_OK;
 use routegen::cel::{self, Activation, Attr, Expr, Value as CelValue};
 use routegen::config::Phase;
 use routegen::engine::{AttributePlan, Condition, Mode, NativePlan, NoHostCel, Outcome, RequestLine};
+use routegen::lower::flatten_and;
 use routegen::metrics;
 use routegen::route::{HeaderRule, RouteSpec};
 use serde_json::{json, Value};
@@ -368,15 +369,6 @@ fn why_false(expr: &Expr, activation: &mut dyn Activation) -> String {
     show(expr)
 }
 
-fn flatten_and<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
-    match expr {
-        Expr::And(a, b) => {
-            flatten_and(a, out);
-            flatten_and(b, out);
-        }
-        other => out.push(other),
-    }
-}
 
 /// CEL source for an expression (the parser keeps no text; this prints an equivalent).
 pub fn show(expr: &Expr) -> String {
