@@ -4,13 +4,14 @@
 #
 #   make fuzz               every fuzz target for FUZZ_SECONDS (default 60) each; executions recorded
 #   make fuzz-smoke         every fuzz target FUZZ_SMOKE_SECONDS (default 5) each (part of make test)
+#   make fuzz FUZZ_TARGETS=openapi_import   one target only (any subset of FUZZ_TARGETS)
 #   make reliability-test   hostile traffic + live reconfiguration in real Envoys (part of make test)
 #   make soak               >= SOAK_REQUESTS requests through Envoy + routegen with wrk; memory report
 #
 # cargo-fuzz needs a nightly toolchain; both are installed here if missing (rustup, crates.io).
 
 FUZZ_DIR            := fuzz
-FUZZ_TARGETS        := config cel native_decide attributegen_eval route_table
+FUZZ_TARGETS        := config cel native_decide attributegen_eval route_table openapi_import
 FUZZ_SECONDS        ?= 60
 FUZZ_SMOKE_SECONDS  ?= 5
 # Per-input timeout (seconds) and RSS cap (MB): a slow or memory-hungry input is a finding.

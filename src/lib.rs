@@ -7,6 +7,7 @@
 pub mod cel;
 pub mod config;
 pub mod engine;
+#[cfg(feature = "cli")] pub mod import;
 pub mod json;
 pub mod lower;
 pub mod matcher;

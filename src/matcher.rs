@@ -251,9 +251,13 @@ impl ByteTrie {
 #[derive(Debug)]
 struct SegmentTrie {
     nodes: Vec<SegmentNode>,
-    /// Reused per lookup (a VM is single-threaded): the DFS stack of (node, depth) and the
-    /// path's segment bounds, so a lookup allocates nothing once warm.
-    scratch: RefCell<(Vec<(u32, u32)>, Vec<(u32, u32)>)>,
+}
+
+thread_local! {
+    /// Reused per lookup (a wasm VM is one thread): the DFS stack of (node, depth) and the
+    /// path's segment bounds, so a lookup allocates nothing once warm. Thread-local rather
+    /// than a field, so compiled tables stay `Sync` for native users (CLI, benches, fuzzers).
+    static TRIE_SCRATCH: RefCell<(Vec<(u32, u32)>, Vec<(u32, u32)>)> = RefCell::default();
 }
 
 #[derive(Debug, Default)]
@@ -270,7 +274,7 @@ struct SegmentNode {
 
 impl Default for SegmentTrie {
     fn default() -> Self {
-        SegmentTrie { nodes: vec![SegmentNode::default()], scratch: RefCell::default() }
+        SegmentTrie { nodes: vec![SegmentNode::default()] }
     }
 }
 
@@ -317,12 +321,20 @@ impl SegmentTrie {
             return; // no templates at all
         }
         let Some(rest) = path.strip_prefix(b"/") else { return };
-        let mut fresh = Default::default();
-        let mut borrowed = self.scratch.try_borrow_mut();
-        let (stack, bounds) = match borrowed.as_deref_mut() {
-            Ok(scratch) => scratch,
-            Err(_) => &mut fresh,
-        };
+        // `try_with` fails only while the thread is being torn down; then allocate.
+        let walked = TRIE_SCRATCH.try_with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let (stack, bounds) = &mut *scratch;
+                self.walk(rest, stack, bounds, out);
+            }
+            Err(_) => self.walk(rest, &mut Vec::new(), &mut Vec::new(), out),
+        });
+        if walked.is_err() {
+            self.walk(rest, &mut Vec::new(), &mut Vec::new(), out);
+        }
+    }
+
+    fn walk(&self, rest: &[u8], stack: &mut Vec<(u32, u32)>, bounds: &mut Vec<(u32, u32)>, out: &mut Vec<RouteId>) {
         // Segment bounds within `rest` (paths are capped well below u32::MAX by Envoy).
         bounds.clear();
         let mut start = 0u32;

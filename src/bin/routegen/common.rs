@@ -3,7 +3,7 @@
 
 use crate::input;
 use crate::{EXIT_INVALID, EXIT_USAGE};
-use routegen::config::{self, Config, ConfigError};
+use routegen::config::{self, ConfigError};
 use routegen::engine::{self, Engine, NoHostCel, Note};
 use serde_json::Value;
 use std::path::Path;
@@ -68,11 +68,6 @@ pub fn load(path: &Path) -> Result<Loaded> {
 pub fn compile_value(document: &Value) -> std::result::Result<(Engine, Vec<Note>), ConfigError> {
     let config = config::parse_value(&routegen::json::Json::from(document))?;
     engine::compile(config, &mut NoHostCel)
-}
-
-/// Only parses (for the importers, which need the route specs).
-pub fn parse_value(document: &Value) -> std::result::Result<Config, ConfigError> {
-    config::parse_value(&routegen::json::Json::from(document))
 }
 
 /// A document as pretty JSON or YAML.

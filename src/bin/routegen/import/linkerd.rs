@@ -266,7 +266,7 @@ fn convert_route(route: &Value, name: &str, at: &str, warnings: &mut Vec<String>
             if failed == default {
                 Vec::new()
             } else {
-                super::openapi::ranges(&failed)
+                routegen::import::openapi::ranges(&failed)
             }
         }
         None => Vec::new(),
@@ -361,6 +361,6 @@ mod tests {
     #[test]
     fn response_classes() {
         let failed = failure_statuses(&[json!({"condition": {"status": {"min": 500, "max": 504}}, "isFailure": false}), json!({"condition": {"status": {"min": 429, "max": 429}}, "isFailure": true})]).unwrap();
-        assert_eq!(super::super::openapi::ranges(&failed), vec!["429", "505-599"]);
+        assert_eq!(routegen::import::openapi::ranges(&failed), vec!["429", "505-599"]);
     }
 }
