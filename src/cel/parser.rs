@@ -146,7 +146,7 @@ impl<'a> Parser<'a> {
         found
     }
 
-    fn expect(&mut self, p: &str) -> Option<()> {
+    fn expect_punct(&mut self, p: &str) -> Option<()> {
         if self.eat(p) {
             return Some(());
         }
@@ -377,7 +377,7 @@ impl<'a> Parser<'a> {
         if let Some(receiver) = receiver {
             args.push(receiver);
         }
-        self.expect("(")?;
+        self.expect_punct("(")?;
         if !self.eat(")") {
             loop {
                 args.push(self.expr(nesting + 1)?);
@@ -447,7 +447,7 @@ impl<'a> Parser<'a> {
             Tok::Ident(name) => self.ident(nesting, offset, name),
             Tok::Punct("(") => {
                 let inner = self.expr(nesting + 1)?;
-                self.expect(")")?;
+                self.expect_punct(")")?;
                 Some(inner)
             }
             // A list, parsed (for its errors and nesting limit) only to be refused.
@@ -467,7 +467,7 @@ impl<'a> Parser<'a> {
             items.push(*self.expr(nesting + 1)?);
             depth = depth.max(self.depth);
             if !self.eat(",") {
-                self.expect("]")?;
+                self.expect_punct("]")?;
                 break;
             }
         }
