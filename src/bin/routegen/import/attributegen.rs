@@ -17,7 +17,7 @@ use crate::common::{self, Exit, Result};
 use crate::input;
 use routegen::cel::{Activation, Attr, Expr, Value as CelValue};
 use routegen::engine::{AttributePlan, Condition, Mode, NoHostCel, Outcome, RequestLine};
-use routegen::lower::{lower, regex_as_template};
+use routegen::lower::{flatten_or, lower, regex_as_template};
 use routegen::route::PathMatch;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -152,16 +152,6 @@ fn convert(condition: &Condition) -> std::result::Result<Vec<Piece>, String> {
         }
     }
     Ok(pieces)
-}
-
-fn flatten_or<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
-    match expr {
-        Expr::Or(a, b) => {
-            flatten_or(a, out);
-            flatten_or(b, out);
-        }
-        other => out.push(other),
-    }
 }
 
 fn matches_pattern(expr: &Expr) -> Option<String> {
