@@ -16,6 +16,9 @@ use std::fmt;
 pub const LATENCY_BUCKETS_MS: &[u32] =
     &[1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000];
 
+/// The metric name prefix when the config names none (and for config errors, before any).
+pub const DEFAULT_PREFIX: &str = "routegen";
+
 /// gRPC status codes Linkerd counts as failures: Unknown, DeadlineExceeded, PermissionDenied,
 /// Internal, Unavailable, DataLoss.
 pub const GRPC_FAILURES: &[u32] = &[2, 4, 7, 13, 14, 15];
@@ -30,7 +33,7 @@ pub struct MetricsConfig {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { enabled: false, status_label: StatusLabel::Code, prefix: "routegen".to_string() }
+        MetricsConfig { enabled: false, status_label: StatusLabel::Code, prefix: DEFAULT_PREFIX.to_string() }
     }
 }
 

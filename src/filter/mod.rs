@@ -32,6 +32,16 @@ struct Loaded {
     scratch: RefCell<Vec<u32>>,
 }
 
+impl Loaded {
+    /// Runs `f` with the shared candidate buffer (a fresh one if it is somehow in use).
+    fn with_scratch<R>(&self, f: impl FnOnce(&mut Vec<u32>) -> R) -> R {
+        match self.scratch.try_borrow_mut() {
+            Ok(mut scratch) => f(&mut scratch),
+            Err(_) => f(&mut Vec::new()),
+        }
+    }
+}
+
 struct Root {
     loaded: Option<Rc<Loaded>>,
 }
@@ -60,7 +70,7 @@ impl RootContext for Root {
             }
             Err(e) => {
                 error!("routegen: configuration rejected: {e}");
-                stats::count_error(&metrics::MetricsConfig::default().prefix, "config");
+                stats::count_error(metrics::DEFAULT_PREFIX, "config");
                 false
             }
         }
@@ -130,10 +140,7 @@ impl HttpContext for Request {
                     if plan.services.is_empty() && !engine.debug { None } else { request_header(":authority") };
                 let authority = authority.unwrap_or_default();
                 let line = RequestLine { method: &method, path: &path, authority: &authority };
-                let mut fresh = Vec::new();
-                let mut shared = loaded.scratch.try_borrow_mut();
-                let scratch = shared.as_deref_mut().unwrap_or(&mut fresh);
-                let decision = plan.decide(&line, &mut HostHeaders, scratch);
+                let decision = loaded.with_scratch(|scratch| plan.decide(&line, &mut HostHeaders, scratch));
                 if engine.debug {
                     info!(
                         "routegen: {} {} (authority {}) -> {}",
@@ -174,12 +181,7 @@ fn record_request(plan: &NativePlan, stats: &Stats, counted: &Counted) {
     let route = counted.route.and_then(|id| plan.route(id));
     let label = match route {
         Some(route) => route.name.as_str(),
-        None => counted
-            .service
-            .and_then(|i| plan.services.get(i))
-            .and_then(|s| s.default.as_deref())
-            .or(plan.default.as_deref())
-            .unwrap_or("unknown"),
+        None => plan.default_decision(counted.service).name.unwrap_or("unknown"),
     };
     // No response code (a reset before headers) reads as 0: a failure.
     let status = host::get_property(&["response", "code"]).ok().flatten().and_then(integer_bytes).unwrap_or(0);
@@ -213,7 +215,6 @@ fn run_attributes(loaded: &Loaded, attributes: &[AttributePlan], phase: Phase) {
         return; // nothing to do in this phase: no host calls
     }
     let engine = &loaded.engine;
-    let loaded_scratch = &loaded.scratch;
     let mut activation = HostActivation::default();
     let method = request_header(":method");
     let path = request_header(":path");
@@ -222,10 +223,7 @@ fn run_attributes(loaded: &Loaded, attributes: &[AttributePlan], phase: Phase) {
             (Some(m), Some(p)) => Some((m.as_slice(), p.as_slice())),
             _ => None,
         };
-        let mut fresh = Vec::new();
-        let mut shared = loaded_scratch.try_borrow_mut();
-        let scratch = shared.as_deref_mut().unwrap_or(&mut fresh);
-        let outcome = attribute.evaluate(line, &mut activation, &mut EnvoyCel, scratch);
+        let outcome = loaded.with_scratch(|scratch| attribute.evaluate(line, &mut activation, &mut EnvoyCel, scratch));
         let name = &attribute.output_attribute;
         match outcome {
             Outcome::Set(value) => {
@@ -238,7 +236,7 @@ fn run_attributes(loaded: &Loaded, attributes: &[AttributePlan], phase: Phase) {
             Outcome::NoMatch => {}
             // attributegen's semantics: an evaluation error abandons the attribute.
             Outcome::Error { position, message } => {
-                stats::count_error(&metrics::MetricsConfig::default().prefix, "evaluation");
+                stats::count_error(metrics::DEFAULT_PREFIX, "evaluation");
                 if engine.debug {
                     warn!("routegen: {name}: match[{position}] failed to evaluate ({message}), left unset");
                 }
@@ -253,7 +251,7 @@ fn request_header(name: &str) -> Option<Vec<u8>> {
 
 fn write_attribute(name: &str, value: &str) {
     if let Err(status) = host::set_property(name, value.as_bytes()) {
-        stats::count_error(&metrics::MetricsConfig::default().prefix, "host");
+        stats::count_error(metrics::DEFAULT_PREFIX, "host");
         warn!("routegen: could not set filter state wasm.{name} (status {status})");
     }
 }
