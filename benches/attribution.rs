@@ -15,9 +15,9 @@
 //! Tables, samples and the synthetic generator are the same as tools/bench/envoy.py's
 //! (same splitmix64 streams), so both benchmarks measure the same routes and requests.
 
-use routegen::cel::{Activation, Attr, Value};
-use routegen::engine::{self, Engine, Mode, NoHostCel, Outcome, RequestLine};
-use routegen::json::{self, Json};
+use routegen_core::cel::{Activation, Attr, Value};
+use routegen_core::engine::{self, Engine, Mode, NoHostCel, Outcome, RequestLine};
+use routegen_core::config::Json;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
@@ -102,7 +102,7 @@ fn github_ops(path: &str) -> Vec<Op> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
         panic!("cannot read the GitHub API description {path}: {e} (run `make github-api`)")
     });
-    let doc = json::parse(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    let doc = Json::parse(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
     let paths = doc.get("paths").and_then(Json::as_object).expect("no `paths` object");
     let mut ops = Vec::new();
     for (template, item) in paths.iter() {
@@ -457,7 +457,7 @@ fn run_native(settings: &Settings, label: &str, ops: &[Op], requests: &[Request]
     let mut headers2: HashMap<String, Vec<u8>> = HashMap::new();
     let template_scan_ns = measure(settings, requests, |r| {
         let path = plan.match_path(r.path.as_bytes());
-        routegen::reference::first_match(routes, r.method.as_bytes(), &path, &mut headers2).unwrap_or(NONE)
+        routegen_core::reference::first_match(routes, r.method.as_bytes(), &path, &mut headers2).unwrap_or(NONE)
     });
     let row = NativeRow {
         label: label.to_string(),
@@ -508,7 +508,7 @@ fn run_attributegen(settings: &Settings, label: &str, ops: &[Op], requests: &[Re
         }
     };
     if plan.indexed_len() < plan.matches.len() {
-        for op in ops.iter().filter(|op| routegen::lower::regex_as_template(&template_regex(&op.template)).is_none()) {
+        for op in ops.iter().filter(|op| routegen_core::lower::regex_as_template(&template_regex(&op.template)).is_none()) {
             eprintln!("    not lowered to a template ({label}): {} {}", op.method, template_regex(&op.template));
         }
     }

@@ -23,7 +23,7 @@
 # without the CLI's dependencies, keeping symbols and line tables so callgrind can name functions.
 BENCH_TARGET_DIR := target/bench
 BENCH_CARGO      := CARGO_PROFILE_BENCH_STRIP=none CARGO_PROFILE_BENCH_DEBUG=line-tables-only \
-                    cargo bench --bench attribution --no-default-features --target-dir $(BENCH_TARGET_DIR)
+                    cargo bench -p routegen --bench attribution --target-dir $(BENCH_TARGET_DIR)
 BENCH_FLOOR_DIR  := target/bench-floor
 BENCH_FLOOR      := $(BENCH_FLOOR_DIR)/routegen_bench_floor.wasm
 BENCH_ENVOY_ARGS ?=
@@ -57,7 +57,7 @@ bench-profile: github-api
 
 ## bench-wasm: the core benchmark compiled to wasm32-wasip1, run in Node's V8 (Envoy's wasm engine)
 bench-wasm: github-api wasm-target
-	bin=$$(CARGO_PROFILE_BENCH_STRIP=none cargo bench --bench attribution --no-default-features \
+	bin=$$(CARGO_PROFILE_BENCH_STRIP=none cargo bench -p routegen --bench attribution \
 		--target $(TARGET) --target-dir $(BENCH_TARGET_DIR) --no-run --message-format=json | python3 -c 'import json, sys; \
 		print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])') && \
 	node --no-warnings tools/bench/wasm_core.mjs $$bin $(GITHUB_API)

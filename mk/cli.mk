@@ -6,7 +6,7 @@
 #                        the pytest suite in tests/cli (golden check/explain output, imports incl.
 #                        GitHub's 1,223 operations, render vs CRD schemas and `envoy --mode
 #                        validate`, `routes` against a real Prometheus scraping a real Envoy)
-#   make cli-install     cargo install --path . (a `routegen` binary in ~/.cargo/bin)
+#   make cli-install     cargo install --path crates/routegen-cli (a `routegen` binary in ~/.cargo/bin)
 #   UPDATE_GOLDEN=1 make cli-test   rewrite tests/cli/golden/* after an intended change
 
 CLI_BIN := target/debug/routegen
@@ -14,14 +14,13 @@ CLI_BIN := target/debug/routegen
 .PHONY: cli-test cli-unit cli-install
 
 cli-unit:
-	cargo test --quiet --lib shadow
-	cargo test --quiet --bin routegen
+	cargo test --quiet -p routegen-cli
 
 cli-test: cli-unit build venv prometheus github-api $(call envoy_bin,$(ENVOY_VERSION))
-	cargo build --quiet --bin routegen
+	cargo build --quiet -p routegen-cli --bin routegen
 	ROUTEGEN_CLI=$(abspath $(CLI_BIN)) ROUTEGEN_WASM=$(abspath $(WASM)) \
 	ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) GITHUB_API=$(abspath $(GITHUB_API)) \
 		$(PY) -m pytest -q tests/cli
 
 cli-install:
-	cargo install --locked --path .
+	cargo install --locked --path crates/routegen-cli

@@ -36,7 +36,7 @@ push: oci
 
 ## cli: the routegen command-line tool (routegen check)
 cli:
-	cargo build --quiet --bin routegen
+	cargo build --quiet -p routegen-cli --bin routegen
 
 ## istio-check: every manifest in istio/ against the CRD schemas; every pluginConfig through routegen check
 istio-check: cli venv

@@ -1,22 +1,9 @@
-//! routegen: bounded, human-named route attribution for Envoy and Istio.
-//!
-//! The crate is a pure core (config parsing, the CEL subset, path normalisation and matching),
-//! unit-tested natively, plus one thin proxy-wasm shell (`filter`) that is the only code calling
-//! the host. The CLI is a second shell over the same core.
-
-pub mod cel;
-pub mod config;
-pub mod engine;
-#[cfg(feature = "cli")] pub mod import;
-pub mod json;
-pub mod lower;
-pub mod matcher;
-pub mod metrics;
-pub mod normalize;
-pub mod reference;
-pub mod route;
-pub mod shadow;
-pub mod template;
+//! The routegen proxy-wasm filter: the only code that talks to Envoy, and the only crate with
+//! `unsafe` (raw host calls in `host`). Everything it decides is `routegen_core`'s.
 
 #[cfg(target_arch = "wasm32")]
 mod filter;
+#[cfg(target_arch = "wasm32")]
+mod host;
+#[cfg(target_arch = "wasm32")]
+mod stats;

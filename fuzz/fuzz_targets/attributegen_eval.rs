@@ -9,8 +9,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use routegen::cel::{Activation, Attr, Value};
-use routegen::engine::{compile_bytes, AttributePlan, Mode, NoHostCel};
+use routegen_core::cel::{Activation, Attr, Value};
+use routegen_core::engine::{compile_bytes, AttributePlan, Mode, NoHostCel};
 use std::sync::OnceLock;
 
 const CONFIG: &str = r#"{"attributes": [

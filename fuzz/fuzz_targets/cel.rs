@@ -11,14 +11,14 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let mut pieces = common::split(data, 0, 24);
     let source = String::from_utf8_lossy(pieces.remove(0));
-    let Ok(expr) = routegen::cel::parse(&source) else { return };
+    let Ok(expr) = routegen_core::cel::parse(&source) else { return };
     let _ = expr.uses_response();
-    let _ = routegen::lower::lower(&expr);
+    let _ = routegen_core::lower::lower(&expr);
     let mut act = common::FuzzActivation::from_pieces(&pieces);
-    let value = routegen::cel::eval(&expr, &mut act);
-    let boolean = routegen::cel::eval_bool(&expr, &mut act);
+    let value = routegen_core::cel::eval(&expr, &mut act);
+    let boolean = routegen_core::cel::eval_bool(&expr, &mut act);
     // eval_bool is eval plus a type check.
-    if let Ok(routegen::cel::Value::Bool(b)) = value {
+    if let Ok(routegen_core::cel::Value::Bool(b)) = value {
         assert_eq!(boolean, Ok(b));
     }
 });

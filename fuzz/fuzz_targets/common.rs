@@ -1,9 +1,9 @@
 //! Shared helpers for the fuzz targets (not a target itself).
 #![allow(dead_code)]
 
-use routegen::cel::{Activation, Attr, Value};
-use routegen::engine::{HeaderSource, NativePlan, RequestLine};
-use routegen::reference;
+use routegen_core::cel::{Activation, Attr, Value};
+use routegen_core::engine::{HeaderSource, NativePlan, RequestLine};
+use routegen_core::reference;
 
 /// Splits `data` into at most `n` pieces at `sep`; the last piece keeps the rest.
 pub fn split(data: &[u8], sep: u8, n: usize) -> Vec<&[u8]> {

@@ -7,11 +7,11 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use routegen::engine::{compile_bytes, Mode, NoHostCel, RequestLine};
-use routegen::shadow::witness;
+use routegen_core::engine::{compile_bytes, Mode, NoHostCel, RequestLine};
+use routegen_cli::shadow::witness;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = routegen::config::parse(data);
+    let _ = routegen_core::config::parse(data);
     let Ok((engine, _notes)) = compile_bytes(data, &mut NoHostCel) else { return };
     match &engine.mode {
         Mode::Native(plan) => {

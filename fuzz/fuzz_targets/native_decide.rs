@@ -11,8 +11,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use routegen::engine::{compile_bytes, Mode, NativePlan, NoHostCel, RequestLine};
-use routegen::normalize::{normalize, strip_query, NormalizeOptions};
+use routegen_core::engine::{compile_bytes, Mode, NativePlan, NoHostCel, RequestLine};
+use routegen_core::normalize::{normalize, strip_query, NormalizeOptions};
 use std::sync::OnceLock;
 
 const CONFIG: &str = r#"{

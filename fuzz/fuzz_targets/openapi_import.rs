@@ -1,4 +1,4 @@
-//! The OpenAPI importer (`routegen::import::openapi`) on arbitrary documents, parsed as JSON and
+//! The OpenAPI importer (`routegen_cli::import::openapi`) on arbitrary documents, parsed as JSON and
 //! as YAML (the two ways `routegen import openapi` reads a file). It must never panic (`$ref`
 //! cycles included), an `ImportError::Internal` is a finding, and whatever it imports must be a
 //! configuration the filter accepts: `config::parse_value` then `engine::compile`, as
@@ -10,10 +10,10 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use routegen::config::parse_value;
-use routegen::engine::{compile, Mode, NoHostCel, RequestLine};
-use routegen::import::{openapi, DocumentOptions, ImportError, Imported, Naming, OpenApiOptions};
-use routegen::json::Json;
+use routegen_core::config::parse_value;
+use routegen_core::engine::{compile, Mode, NoHostCel, RequestLine};
+use routegen_cli::import::{openapi, DocumentOptions, ImportError, Imported, Naming, OpenApiOptions};
+
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
@@ -79,7 +79,7 @@ fn import(doc: &Value, options: &OpenApiOptions) -> Option<Imported> {
 fn verify(imported: &Imported) {
     assert_eq!(imported.samples.len(), imported.routes.len(), "one sample per route");
     let document = imported.document(&DocumentOptions::default());
-    let config = parse_value(&Json::from(&document)).unwrap_or_else(|e| panic!("the imported configuration does not parse: {e}\n{document}"));
+    let config = parse_serde(&document).unwrap_or_else(|e| panic!("the imported configuration does not parse: {e}\n{document}"));
     let (engine, _notes) = compile(config, &mut NoHostCel).unwrap_or_else(|e| panic!("the imported configuration does not compile: {e}\n{document}"));
     let Mode::Native(plan) = &engine.mode else { panic!("an imported configuration compiled as attributegen") };
     let mut scratch = Vec::new();

@@ -3,8 +3,8 @@
 
 use crate::input;
 use crate::{EXIT_INVALID, EXIT_USAGE};
-use routegen::config::{self, ConfigError};
-use routegen::engine::{self, Engine, NoHostCel, Note};
+use routegen_core::config::{self, ConfigError};
+use routegen_core::engine::{self, Engine, NoHostCel, Note};
 use serde_json::Value;
 use std::path::Path;
 
@@ -66,7 +66,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
 
 /// Parses and compiles a document with the filter's own code (no host CEL here).
 pub fn compile_value(document: &Value) -> std::result::Result<(Engine, Vec<Note>), ConfigError> {
-    let config = config::parse_value(&routegen::json::Json::from(document))?;
+    let config = config::parse_serde(document)?;
     engine::compile(config, &mut NoHostCel)
 }
 

@@ -1,16 +1,18 @@
 //! `routegen`: check, explain, import, render and observe route tables, over the same core the
 //! filter runs (config parser, compiler, matcher): what the CLI says is what the filter does.
 //!
-//! One module per command; `common` holds loading, compiling and output formats.
+//! One module per command; `common` holds loading, compiling and output formats; `import` every
+//! importer (a library, so that fuzz targets reach each one); `shadow` the shadowing analysis.
 
-mod check;
-mod common;
-mod explain;
-mod import;
-mod input;
-mod prom;
-mod render;
-mod routes;
+pub mod check;
+pub mod common;
+pub mod explain;
+pub mod import;
+pub mod input;
+pub mod prom;
+pub mod render;
+pub mod routes;
+pub mod shadow;
 
 use clap::{Parser, Subcommand};
 use common::Exit;
@@ -53,7 +55,8 @@ enum Command {
     Routes(routes::Args),
 }
 
-fn main() -> ExitCode {
+/// The whole command line: parses arguments, runs the command, maps errors to exit codes.
+pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -4,14 +4,12 @@
 //! `:method`, `:path` and `:authority`, asks the engine, and writes the route name as filter
 //! state. Nothing here may panic: a trap would take down the VM for the whole worker.
 
-mod host;
-mod stats;
-
-use crate::cel::{Activation, Attr, Value};
-use crate::config::Phase;
-use crate::engine::{self, AttributePlan, Condition, Engine, HeaderSource, HostCel, Mode, NativePlan, Outcome, RequestLine};
-use crate::metrics;
-use stats::{Observation, RouteKey, Stats};
+use routegen_core::cel::{Activation, Attr, Value};
+use routegen_core::config::Phase;
+use routegen_core::engine::{self, AttributePlan, Condition, Engine, HeaderSource, HostCel, Mode, NativePlan, Outcome, RequestLine};
+use routegen_core::metrics;
+use crate::host;
+use crate::stats::{self, Observation, RouteKey, Stats};
 use log::{error, info, warn};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};

@@ -266,7 +266,7 @@ fn convert_route(route: &Value, name: &str, at: &str, warnings: &mut Vec<String>
             if failed == default {
                 Vec::new()
             } else {
-                routegen::import::openapi::ranges(&failed)
+                crate::import::openapi::ranges(&failed)
             }
         }
         None => Vec::new(),
@@ -309,7 +309,7 @@ fn convert_route(route: &Value, name: &str, at: &str, warnings: &mut Vec<String>
 }
 
 fn convert_regex(pattern: &str, at: &str, warnings: &mut Vec<String>) -> std::result::Result<String, String> {
-    match routegen::cel::compile_re2(pattern) {
+    match routegen_core::cel::compile_re2(pattern) {
         Ok(_) => {}
         Err(e) if e.starts_with("invalid") => {
             return Err(format!(
@@ -326,8 +326,8 @@ fn convert_regex(pattern: &str, at: &str, warnings: &mut Vec<String>) -> std::re
             top_level_alternatives(pattern).last().map(String::as_str).unwrap_or("")
         ));
     }
-    let translated = routegen::cel::compile_re2(&regex).map_err(|e| format!("pathRegex '{pattern}' cannot be expressed ({e})"))?;
-    routegen::route::PathRegex::new(translated.as_str(), true, false).map_err(|e| format!("pathRegex '{pattern}' cannot be expressed ({e})"))?;
+    let translated = routegen_core::cel::compile_re2(&regex).map_err(|e| format!("pathRegex '{pattern}' cannot be expressed ({e})"))?;
+    routegen_core::route::PathRegex::new(translated.as_str(), true, false).map_err(|e| format!("pathRegex '{pattern}' cannot be expressed ({e})"))?;
     Ok(translated.as_str().to_string())
 }
 
@@ -340,7 +340,7 @@ mod tests {
         assert_eq!(anchored("/books/\\d+"), ("/books/\\d+".to_string(), false));
         let (regex, surprising) = anchored("/foo|/bar");
         assert!(surprising);
-        let compiled = routegen::route::PathRegex::new(&regex, true, false).unwrap();
+        let compiled = routegen_core::route::PathRegex::new(&regex, true, false).unwrap();
         // Linkerd's ^/foo|/bar$: starts with /foo, or ends with /bar.
         for (path, want) in [("/foo", true), ("/foo/x", true), ("/x/bar", true), ("/bar/x", false), ("/x/foo", false)] {
             assert_eq!(compiled.is_match(path.as_bytes()), want, "{path}");
@@ -361,6 +361,6 @@ mod tests {
     #[test]
     fn response_classes() {
         let failed = failure_statuses(&[json!({"condition": {"status": {"min": 500, "max": 504}}, "isFailure": false}), json!({"condition": {"status": {"min": 429, "max": 429}}, "isFailure": true})]).unwrap();
-        assert_eq!(routegen::import::openapi::ranges(&failed), vec!["429", "505-599"]);
+        assert_eq!(crate::import::openapi::ranges(&failed), vec!["429", "505-599"]);
     }
 }

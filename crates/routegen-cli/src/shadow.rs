@@ -9,14 +9,14 @@
 //! actually see after normalisation (no `//` when slashes are merged, no trailing `/` when
 //! trailing slashes are ignored, no upper case when matching is case-insensitive, never a `?`
 //! or `#`). Regexes are not regular-language-compiled here: a regex that is really a template
-//! is decided exactly through [`crate::lower::regex_as_template`], and anything else gets a
+//! is decided exactly through [`routegen_core::lower::regex_as_template`], and anything else gets a
 //! sampling verdict, [`Cover::Maybe`].
 //!
 //! Pure: no host calls, no I/O.
 
-use crate::normalize::NormalizeOptions;
-use crate::route::{HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
-use crate::template::{GlobPart, Segment, Template};
+use routegen_core::normalize::NormalizeOptions;
+use routegen_core::route::{HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
+use routegen_core::template::{GlobPart, Segment, Template};
 use std::collections::{HashSet, VecDeque};
 
 /// Whether every request one condition admits is admitted by another.
@@ -44,7 +44,7 @@ pub struct Universe {
 }
 
 impl Universe {
-    /// Native routes: the path after [`crate::normalize`] with these options.
+    /// Native routes: the path after [`routegen_core::normalize`] with these options.
     pub fn native(options: &NormalizeOptions) -> Universe {
         Universe {
             no_double_slash: options.merge_slashes,
@@ -351,10 +351,10 @@ fn regex_template(regex: &PathRegex) -> Option<Template> {
     let compiled = compiled.strip_prefix("(?i)").unwrap_or(compiled);
     if let Some(inner) = compiled.strip_prefix("^(?:").and_then(|s| s.strip_suffix(")$")) {
         if inner == regex.source {
-            return crate::lower::regex_as_template(&format!("^{inner}$"));
+            return routegen_core::lower::regex_as_template(&format!("^{inner}$"));
         }
     }
-    crate::lower::regex_as_template(compiled)
+    routegen_core::lower::regex_as_template(compiled)
 }
 
 /// Evidence for regexes: the verdict from concrete sample paths of `later`.
@@ -580,7 +580,7 @@ fn place(i: usize, preceding: &[Vec<usize>], placed: &mut [bool], order: &mut Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::PathRegex;
+    use routegen_core::route::PathRegex;
 
     fn t(text: &str) -> PathMatch {
         PathMatch::Template(Template::parse(text).unwrap())
@@ -664,7 +664,7 @@ mod tests {
     }
 
     fn route(spec: &str) -> RouteSpec {
-        crate::config::native::parse_shorthand(spec, &NormalizeOptions::default()).unwrap()
+        routegen_core::config::native::parse_shorthand(spec, &NormalizeOptions::default()).unwrap()
     }
 
     #[test]

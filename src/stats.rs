@@ -1,8 +1,8 @@
 //! Envoy stats for the filter's own metrics. Each series is defined once per VM and its id
 //! cached, so a request costs one map lookup and one increment per metric, not a definition.
 
-use super::host;
-use crate::metrics::{self, Classification, MetricsConfig};
+use crate::host;
+use routegen_core::metrics::{self, Classification, MetricsConfig};
 use log::warn;
 use std::cell::RefCell;
 

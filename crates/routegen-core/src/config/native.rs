@@ -21,7 +21,7 @@ use crate::metrics::{MetricsConfig, StatusLabel, StatusRange};
 use crate::normalize::NormalizeOptions;
 use crate::route::{build_regex_with_limit, HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
 use crate::template::Template;
-use crate::json::{Json as Value, Object};
+use super::document::{Json as Value, Object};
 
 pub const DEFAULT_OUTPUT_ATTRIBUTE: &str = "istio_operationId";
 

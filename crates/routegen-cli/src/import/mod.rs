@@ -7,13 +7,17 @@
 //! parses and compiles with the filter's own code: an importer bug surfaces as
 //! [`ImportError::Internal`], never as an invalid configuration.
 
+pub mod attributegen;
+pub mod command;
+pub mod linkerd;
 pub mod openapi;
+pub mod proto;
 
+pub use command::{run, Command, OutputArgs};
 pub use openapi::{openapi, Naming, OpenApiOptions};
 
-use crate::config::{self, Config};
-use crate::json::Json;
-use crate::route::RouteSpec;
+use routegen_core::config::{self, Config};
+use routegen_core::route::RouteSpec;
 use crate::shadow::{self, Universe};
 use serde_json::{json, Map, Value};
 use std::fmt;
@@ -140,7 +144,7 @@ pub fn specs(routes: &[Value], normalize: Option<&Value>) -> Result<(Vec<RouteSp
     if let Some(normalize) = normalize {
         document.insert("normalize".into(), normalize.clone());
     }
-    match config::parse_value(&Json::from(&Value::Object(document))) {
+    match config::parse_serde(&Value::Object(document)) {
         Ok(Config::Native(native)) => {
             let universe = Universe::native(&native.normalize);
             Ok((native.routes, universe))
@@ -258,7 +262,7 @@ mod tests {
     fn quoting() {
         let quoted = quote_regex("/a.b/(c)*");
         assert_eq!(quoted, "/a\\.b/\\(c\\)\\*");
-        assert!(crate::route::PathRegex::new(&quoted, true, false).unwrap().is_match(b"/a.b/(c)*"));
+        assert!(routegen_core::route::PathRegex::new(&quoted, true, false).unwrap().is_match(b"/a.b/(c)*"));
     }
 
     #[test]

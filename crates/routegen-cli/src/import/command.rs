@@ -7,19 +7,13 @@
 //! config), runs `check`'s review on it, and, where the importer knows a sample request per
 //! route, verifies with the filter's matcher that each sample lands on its own route.
 //!
-//! The importers' pure logic that a fuzz target must reach (OpenAPI, and the shared helpers)
-//! is in the library, `routegen::import`; this command reads the files and prints.
-
-mod attributegen;
-mod linkerd;
-mod openapi;
-mod proto;
+//! The importers themselves are the sibling modules; this is the command: subcommands, shared
+//! output flags, assembling and verifying the document, printing.
 
 use crate::common::{self, DocFormat, Exit, Result};
 use crate::{EXIT_INVALID, EXIT_OK};
-use routegen::engine::{Mode, RequestLine};
-use routegen::import::DocumentOptions;
-pub use routegen::import::{route_value, top_level_alternatives, Imported, Sample};
+use routegen_core::engine::{Mode, RequestLine};
+use super::{attributegen, linkerd, openapi, proto, DocumentOptions, Imported};
 use std::collections::HashMap;
 
 #[derive(clap::Subcommand)]

@@ -8,12 +8,12 @@
 
 use crate::common::{self, Exit, Format, Result};
 use crate::{EXIT_INVALID, EXIT_OK};
-use routegen::cel::{Attr, Expr};
-use routegen::config::Phase;
-use routegen::engine::{AttributePlan, Condition, Engine, Mode, NativePlan, Note};
-use routegen::lower::lower;
-use routegen::route::{MethodSet, PathMatch, RouteSpec};
-use routegen::shadow::{self, Cover, Universe};
+use routegen_core::cel::{Attr, Expr};
+use routegen_core::config::Phase;
+use routegen_core::engine::{AttributePlan, Condition, Engine, Mode, NativePlan, Note};
+use routegen_core::lower::lower;
+use routegen_core::route::{MethodSet, PathMatch, RouteSpec};
+use crate::shadow::{self, Cover, Universe};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 

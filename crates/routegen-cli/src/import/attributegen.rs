@@ -15,10 +15,10 @@
 use super::{route_value, Imported, OutputArgs};
 use crate::common::{self, Exit, Result};
 use crate::input;
-use routegen::cel::{Activation, Attr, Expr, Value as CelValue};
-use routegen::engine::{AttributePlan, Condition, Mode, NoHostCel, Outcome, RequestLine};
-use routegen::lower::{flatten_or, lower, regex_as_template};
-use routegen::route::PathMatch;
+use routegen_core::cel::{Activation, Attr, Expr, Value as CelValue};
+use routegen_core::engine::{AttributePlan, Condition, Mode, NoHostCel, Outcome, RequestLine};
+use routegen_core::lower::{flatten_or, lower, regex_as_template};
+use routegen_core::route::PathMatch;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -139,7 +139,7 @@ fn convert(condition: &Condition) -> std::result::Result<Vec<Piece>, String> {
                 // template cannot say `[^/]*`, an empty segment).
                 let Some(pattern) = matches_pattern(disjunct) else { return Err("internal error: template without a pattern".to_string()) };
                 let inner = pattern.strip_prefix('^').and_then(|p| p.strip_suffix('$')).unwrap_or(&pattern).to_string();
-                let sample = regex_as_template(&pattern).map(|t| common::text(&routegen::shadow::fill(&t, b"x1", &[]))).unwrap_or_default();
+                let sample = regex_as_template(&pattern).map(|t| common::text(&crate::shadow::fill(&t, b"x1", &[]))).unwrap_or_default();
                 ("path_regex", inner, sample)
             }
         };
@@ -164,7 +164,7 @@ fn matches_pattern(expr: &Expr) -> Option<String> {
 
 /// A CEL `matches()` regex (searched anywhere, as compiled by the CEL subset) as a native
 /// whole-path regex with the same meaning, and a sample path for it.
-fn whole_path_regex(regex: &routegen::route::PathRegex) -> (String, String) {
+fn whole_path_regex(regex: &routegen_core::route::PathRegex) -> (String, String) {
     let compiled = regex.regex.as_str();
     let alternation = super::top_level_alternatives(compiled).len() > 1;
     let sample = common::text(&regex.literal_prefix);

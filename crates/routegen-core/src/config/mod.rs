@@ -5,12 +5,14 @@
 //! YAML `pluginConfig` with dozens of routes.
 
 pub mod attributegen;
+pub mod document;
 pub mod native;
 
-use crate::json::{Json as Value, Object};
+use document::{Json as Value, Object};
 use std::fmt;
 
 pub use attributegen::{AgAttribute, AgConfig, AgMatch, Phase};
+pub use document::Json;
 pub use native::{NativeConfig, ServiceSpec};
 
 /// Upper bound on routes in one configuration (all services together).
@@ -56,11 +58,16 @@ pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
     if text.trim().is_empty() {
         return Err(ConfigError::new("", "configuration is empty (expected a JSON object with 'routes' or 'attributes')"));
     }
-    let value = crate::json::parse(text).map_err(|e| ConfigError::new("", e.to_string()))?;
+    let value = Value::parse(text).map_err(|e| ConfigError::new("", e))?;
     parse_value(&value)
 }
 
-/// Parses an already-decoded JSON document (the CLI reads YAML into the same model).
+/// Parses a document the CLI read (JSON or YAML) into a `serde_json::Value`.
+pub fn parse_serde(value: &serde_json::Value) -> Result<Config, ConfigError> {
+    parse_value(&Value::from_value(value).map_err(|e| ConfigError::new("", e))?)
+}
+
+/// Parses an already-decoded JSON document.
 pub fn parse_value(value: &Value) -> Result<Config, ConfigError> {
     let object = value.as_object().ok_or_else(|| ConfigError::new("", format!("expected a JSON object, found {}", kind(value))))?;
     if object.contains_key("attributes") {

@@ -9,7 +9,7 @@
 //! engine's job.
 
 use super::{check_attribute_name, expect_array, expect_bool, expect_object, expect_str, join, kind, ConfigError, MAX_ROUTES};
-use crate::json::{Json as Value, Object};
+use super::document::{Json as Value, Object};
 
 #[derive(Debug)]
 pub struct AgConfig {

@@ -8,7 +8,7 @@
 
 use crate::common::{self, DocFormat, Exit, Format, Result};
 use crate::EXIT_OK;
-use routegen::engine::Mode;
+use routegen_core::engine::Mode;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 

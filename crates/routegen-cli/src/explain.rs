@@ -8,12 +8,12 @@
 
 use crate::common::{self, Exit, Format, Result};
 use crate::EXIT_OK;
-use routegen::cel::{self, Activation, Attr, Expr, Value as CelValue};
-use routegen::config::Phase;
-use routegen::engine::{AttributePlan, Condition, Mode, NativePlan, NoHostCel, Outcome, RequestLine};
-use routegen::lower::flatten_and;
-use routegen::metrics;
-use routegen::route::{HeaderRule, RouteSpec};
+use routegen_core::cel::{self, Activation, Attr, Expr, Value as CelValue};
+use routegen_core::config::Phase;
+use routegen_core::engine::{AttributePlan, Condition, Mode, NativePlan, NoHostCel, Outcome, RequestLine};
+use routegen_core::lower::flatten_and;
+use routegen_core::metrics;
+use routegen_core::route::{HeaderRule, RouteSpec};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -110,8 +110,8 @@ fn mismatch(route: &RouteSpec, method: &str, path: &[u8], headers: &HashMap<Stri
     None
 }
 
-pub fn describe_path(path: &routegen::route::PathMatch) -> String {
-    use routegen::route::PathMatch;
+pub fn describe_path(path: &routegen_core::route::PathMatch) -> String {
+    use routegen_core::route::PathMatch;
     match path {
         PathMatch::Any => "any path".to_string(),
         PathMatch::Exact(p) => format!("exactly {}", common::text(p)),
@@ -123,8 +123,8 @@ pub fn describe_path(path: &routegen::route::PathMatch) -> String {
 }
 
 /// A compiled template written back (`*` for each variable: their names are not kept).
-fn template_text(template: &routegen::template::Template) -> String {
-    use routegen::template::{GlobPart, Segment};
+fn template_text(template: &routegen_core::template::Template) -> String {
+    use routegen_core::template::{GlobPart, Segment};
     let mut out = String::new();
     for segment in &template.segments {
         out.push('/');

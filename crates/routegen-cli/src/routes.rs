@@ -9,7 +9,7 @@
 use crate::common::{self, Exit, Format, Result};
 use crate::prom::{quote, Prometheus, Sample};
 use crate::EXIT_OK;
-use routegen::engine::Mode;
+use routegen_core::engine::Mode;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
