@@ -22,7 +22,7 @@ envoy_bin = $(CACHE)/envoy-$(1)/bin/envoy
 
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: build wasm-target wasm-opt venv envoy prometheus github-api module-size test unit integration integration-oldest clean
+.PHONY: build wasm-target wasm-opt venv envoy prometheus github-api module-size test lint unit integration integration-oldest clean
 
 ## build: the filter module (installs the wasm target and wasm-opt if missing)
 build: wasm-target wasm-opt
@@ -68,7 +68,7 @@ $(GITHUB_API):
 ## test: unit tests, then the Envoy integration suite on the newest and the oldest Envoy, the
 ## shipped artifacts, the CLI, the benchmark and fuzz smoke runs, the module size budget
 MODULE_BUDGET := 300000
-test: unit module-size integration integration-oldest artifacts-test cli-test bench-smoke
+test: lint unit module-size integration integration-oldest artifacts-test cli-test bench-smoke
 
 ## module-size: the shipped module must stay within its budget (attributegen: 1,050,911 bytes)
 module-size: build
@@ -77,7 +77,16 @@ module-size: build
 	echo "ok: $(WASM) is $$size bytes (budget $(MODULE_BUDGET))"
 
 unit:
-	cargo test --quiet
+	cargo test --quiet --workspace
+
+## lint: rustfmt and clippy (warnings are errors) on every crate, the filter also as wasm
+lint: wasm-target
+	@rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
+	cargo fmt --all --check
+	cd fuzz && cargo fmt --check
+	cd bench/floor && cargo fmt --check
+	cargo clippy --quiet --workspace --all-targets -- -D warnings
+	cargo clippy --quiet --target $(TARGET) -p routegen -- -D warnings
 
 integration: build venv prometheus $(call envoy_bin,$(ENVOY_VERSION))
 	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) \

@@ -16,8 +16,8 @@
 //! (same splitmix64 streams), so both benchmarks measure the same routes and requests.
 
 use routegen_core::cel::{Activation, Attr, Value};
-use routegen_core::engine::{self, Engine, Mode, NoHostCel, Outcome, RequestLine};
 use routegen_core::config::Json;
+use routegen_core::engine::{self, Engine, Mode, NoHostCel, Outcome, RequestLine};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
@@ -99,9 +99,8 @@ impl Op {
 const HTTP_METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
 
 fn github_ops(path: &str) -> Vec<Op> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("cannot read the GitHub API description {path}: {e} (run `make github-api`)")
-    });
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read the GitHub API description {path}: {e} (run `make github-api`)"));
     let doc = Json::parse(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
     let paths = doc.get("paths").and_then(Json::as_object).expect("no `paths` object");
     let mut ops = Vec::new();
@@ -127,9 +126,9 @@ fn spread(ops: &[Op], n: usize) -> Vec<Op> {
 
 const WORDS: [&str; 40] = [
     "users", "orders", "items", "accounts", "billing", "invoices", "payments", "products", "carts", "reviews",
-    "search", "tags", "teams", "projects", "tasks", "comments", "files", "images", "videos", "events",
-    "sessions", "tokens", "keys", "settings", "reports", "metrics", "alerts", "hooks", "jobs", "builds",
-    "releases", "assets", "members", "roles", "policies", "groups", "labels", "notes", "threads", "messages",
+    "search", "tags", "teams", "projects", "tasks", "comments", "files", "images", "videos", "events", "sessions",
+    "tokens", "keys", "settings", "reports", "metrics", "alerts", "hooks", "jobs", "builds", "releases", "assets",
+    "members", "roles", "policies", "groups", "labels", "notes", "threads", "messages",
 ];
 const SYNTH_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -423,7 +422,13 @@ struct AgRow {
     mismatches: usize,
 }
 
-fn run_native(settings: &Settings, label: &str, ops: &[Op], requests: &[Request], scan: &RegexScan) -> (NativeRow, f64) {
+fn run_native(
+    settings: &Settings,
+    label: &str,
+    ops: &[Op],
+    requests: &[Request],
+    scan: &RegexScan,
+) -> (NativeRow, f64) {
     let config = native_config(ops);
     let compiled = compile(settings, &config);
     let Mode::Native(plan) = &compiled.engine.mode else { panic!("not a native config") };
@@ -440,7 +445,10 @@ fn run_native(settings: &Settings, label: &str, ops: &[Op], requests: &[Request]
         if got != want {
             mismatches += 1;
             if mismatches <= 5 {
-                eprintln!("    mismatch (native, {label}): {} {} -> route {got:?}, sequential scan: {want:?}", r.method, r.path);
+                eprintln!(
+                    "    mismatch (native, {label}): {} {} -> route {got:?}, sequential scan: {want:?}",
+                    r.method, r.path
+                );
             }
         }
         matched += usize::from(want.is_some());
@@ -476,7 +484,14 @@ fn run_native(settings: &Settings, label: &str, ops: &[Op], requests: &[Request]
     (row, scan_ns)
 }
 
-fn run_attributegen(settings: &Settings, label: &str, ops: &[Op], requests: &[Request], scan: &RegexScan, scan_ns: f64) -> AgRow {
+fn run_attributegen(
+    settings: &Settings,
+    label: &str,
+    ops: &[Op],
+    requests: &[Request],
+    scan: &RegexScan,
+    scan_ns: f64,
+) -> AgRow {
     let config = attributegen_config(ops);
     let compiled = compile(settings, &config);
     let Mode::AttributeGen(attributes) = &compiled.engine.mode else { panic!("not an attributegen config") };
@@ -487,15 +502,20 @@ fn run_attributegen(settings: &Settings, label: &str, ops: &[Op], requests: &[Re
     let mut mismatches = 0;
     for r in requests {
         let mut act = SampleActivation { method: &r.method, path: &r.path };
-        let got = match plan.evaluate(Some((r.method.as_bytes(), r.path.as_bytes())), &mut act, &mut NoHostCel, &mut scratch) {
-            Outcome::Set(v) => Some(v.to_string()),
-            _ => None,
-        };
+        let got =
+            match plan.evaluate(Some((r.method.as_bytes(), r.path.as_bytes())), &mut act, &mut NoHostCel, &mut scratch)
+            {
+                Outcome::Set(v) => Some(v.to_string()),
+                _ => None,
+            };
         let want = scan.first_match(&r.method, &r.path).map(|i| names[i].clone());
         if got != want {
             mismatches += 1;
             if mismatches <= 5 {
-                eprintln!("    mismatch (attributegen format, {label}): {} {} -> {got:?}, sequential scan: {want:?}", r.method, r.path);
+                eprintln!(
+                    "    mismatch (attributegen format, {label}): {} {} -> {got:?}, sequential scan: {want:?}",
+                    r.method, r.path
+                );
             }
         }
     }
@@ -508,7 +528,9 @@ fn run_attributegen(settings: &Settings, label: &str, ops: &[Op], requests: &[Re
         }
     };
     if plan.indexed_len() < plan.matches.len() {
-        for op in ops.iter().filter(|op| routegen_core::lower::regex_as_template(&template_regex(&op.template)).is_none()) {
+        for op in
+            ops.iter().filter(|op| routegen_core::lower::regex_as_template(&template_regex(&op.template)).is_none())
+        {
             eprintln!("    not lowered to a template ({label}): {} {}", op.method, template_regex(&op.template));
         }
     }
@@ -584,7 +606,8 @@ fn main() {
         profile(&api, &routes, sample_size);
         return;
     }
-    let settings = Settings { runs: env_usize("BENCH_RUNS", 5), budget: Duration::from_millis(env_usize("BENCH_MS", 200) as u64) };
+    let settings =
+        Settings { runs: env_usize("BENCH_RUNS", 5), budget: Duration::from_millis(env_usize("BENCH_MS", 200) as u64) };
     let sizes = std::env::var("BENCH_SIZES").unwrap_or_else(|_| "10,100,1000,all".to_string());
     let synthetic = std::env::var("BENCH_SYNTHETIC").unwrap_or_else(|_| "10,10000".to_string());
 
@@ -642,7 +665,10 @@ fn main() {
     println!();
     for family in ["GitHub", "synthetic"] {
         let rows: Vec<&NativeRow> = native_rows.iter().filter(|r| r.label.starts_with(family)).collect();
-        let (Some(small), Some(large)) = (rows.iter().min_by_key(|r| r.routes), rows.iter().max_by_key(|r| r.routes)) else { continue };
+        let (Some(small), Some(large)) = (rows.iter().min_by_key(|r| r.routes), rows.iter().max_by_key(|r| r.routes))
+        else {
+            continue;
+        };
         if small.routes < large.routes {
             println!(
                 "Flatness: {} costs {:.2}× {} ({:.0} vs {:.0} ns/req).",

@@ -4,15 +4,17 @@
 //! `:method`, `:path` and `:authority`, asks the engine, and writes the route name as filter
 //! state. Nothing here may panic: a trap would take down the VM for the whole worker.
 
-use routegen_core::cel::{Activation, Attr, Value};
-use routegen_core::config::Phase;
-use routegen_core::engine::{self, AttributePlan, Condition, Engine, HeaderSource, HostCel, Mode, NativePlan, Outcome, RequestLine};
-use routegen_core::metrics;
 use crate::host;
 use crate::stats::{self, Observation, RouteKey, Stats};
 use log::{error, info, warn};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
+use routegen_core::cel::{Activation, Attr, Value};
+use routegen_core::config::Phase;
+use routegen_core::engine::{
+    self, AttributePlan, Condition, Engine, HeaderSource, HostCel, Mode, NativePlan, Outcome, RequestLine,
+};
+use routegen_core::metrics;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -61,7 +63,11 @@ impl RootContext for Root {
                     info!("routegen: {note}");
                 }
                 info!("routegen: configuration loaded ({})", summary(&engine));
-                if let Some(old) = self.loaded.replace(Rc::new(Loaded { engine, stats: Stats::default(), scratch: RefCell::default() })) {
+                if let Some(old) = self.loaded.replace(Rc::new(Loaded {
+                    engine,
+                    stats: Stats::default(),
+                    scratch: RefCell::default(),
+                })) {
                     release_host_expressions(&old.engine);
                 }
                 true
@@ -187,7 +193,10 @@ fn record_request(plan: &NativePlan, stats: &Stats, counted: &Counted) {
     let classification = metrics::classify(status, grpc_status(), route.and_then(|r| r.failure_classes.as_deref()));
     let elapsed_ns = host::now_nanos().saturating_sub(counted.start_ns);
     let key = counted.route.map_or(RouteKey::Default, RouteKey::Route);
-    stats.record(&plan.metrics, &Observation { route: key, label, classification, status, duration_ms: elapsed_ns / 1_000_000 });
+    stats.record(
+        &plan.metrics,
+        &Observation { route: key, label, classification, status, duration_ms: elapsed_ns / 1_000_000 },
+    );
 }
 
 /// `grpc-status` from the trailers, or from the headers of a trailers-only response.
@@ -213,7 +222,7 @@ fn run_attributes(loaded: &Loaded, attributes: &[AttributePlan], phase: Phase) {
         return; // nothing to do in this phase: no host calls
     }
     let engine = &loaded.engine;
-    let mut activation = HostActivation::default();
+    let mut activation = HostActivation;
     let method = request_header(":method");
     let path = request_header(":path");
     for attribute in attributes.iter().filter(|a| a.phase == phase) {
@@ -241,7 +250,7 @@ fn run_attributes(loaded: &Loaded, attributes: &[AttributePlan], phase: Phase) {
             }
         }
     }
-    }
+}
 
 fn request_header(name: &str) -> Option<Vec<u8>> {
     host::header(host::REQUEST_HEADERS, name).ok().flatten()

@@ -2,8 +2,8 @@
 //! cached, so a request costs one map lookup and one increment per metric, not a definition.
 
 use crate::host;
-use routegen_core::metrics::{self, Classification, MetricsConfig};
 use log::warn;
+use routegen_core::metrics::{self, Classification, MetricsConfig};
 use std::cell::RefCell;
 
 /// Which route a request is counted under: a global route id, or the default.
@@ -46,14 +46,22 @@ impl Stats {
             metrics::StatusLabel::Class => seen.status / 100,
             metrics::StatusLabel::None => 0,
         };
-        let counter = self.cached((seen.route, Series::Requests(seen.classification, status_key)), || {
-            let status = metrics::status_label(seen.status, config.status_label);
-            metrics::requests_name(&config.prefix, seen.label, seen.classification, &status)
-        }, host::COUNTER);
+        let counter = self.cached(
+            (seen.route, Series::Requests(seen.classification, status_key)),
+            || {
+                let status = metrics::status_label(seen.status, config.status_label);
+                metrics::requests_name(&config.prefix, seen.label, seen.classification, &status)
+            },
+            host::COUNTER,
+        );
         if let Some(id) = counter {
             let _ = host::increment_metric(id, 1);
         }
-        let histogram = self.cached((seen.route, Series::Duration), || metrics::duration_name(&config.prefix, seen.label), host::HISTOGRAM);
+        let histogram = self.cached(
+            (seen.route, Series::Duration),
+            || metrics::duration_name(&config.prefix, seen.label),
+            host::HISTOGRAM,
+        );
         if let Some(id) = histogram {
             let _ = host::record_metric(id, seen.duration_ms);
         }

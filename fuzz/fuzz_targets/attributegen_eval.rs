@@ -39,9 +39,11 @@ const CONFIG: &str = r#"{"attributes": [
 
 fn plans() -> &'static [AttributePlan] {
     static PLANS: OnceLock<Vec<AttributePlan>> = OnceLock::new();
-    PLANS.get_or_init(|| match compile_bytes(CONFIG.as_bytes(), &mut NoHostCel).expect("fixed config compiles").0.mode {
-        Mode::AttributeGen(attributes) => attributes,
-        Mode::Native(_) => unreachable!(),
+    PLANS.get_or_init(|| {
+        match compile_bytes(CONFIG.as_bytes(), &mut NoHostCel).expect("fixed config compiles").0.mode {
+            Mode::AttributeGen(attributes) => attributes,
+            Mode::Native(_) => unreachable!(),
+        }
     })
 }
 
@@ -86,13 +88,22 @@ fuzz_target!(|data: &[u8]| {
     let code = i64::from(head[0]) * 3;
     let mut scratch = Vec::new();
     for plan in plans() {
-        let mut act = Request { method: String::from_utf8_lossy(method).into_owned(), path: String::from_utf8_lossy(path).into_owned(), header, code };
+        let mut act = Request {
+            method: String::from_utf8_lossy(method).into_owned(),
+            path: String::from_utf8_lossy(path).into_owned(),
+            header,
+            code,
+        };
         let indexed = plan.evaluate(Some((method, path)), &mut act, &mut NoHostCel, &mut scratch);
         // The index reads raw bytes and the activation lossy text: they describe the same
         // request only when both are UTF-8 (Envoy hands the filter bytes either way).
         if std::str::from_utf8(method).is_ok() && std::str::from_utf8(path).is_ok() {
             let reference = plan.evaluate_in_order(&mut act, &mut NoHostCel);
-            assert_eq!(indexed, reference, "indexed and in-order evaluation disagree on {:?} {:?}", act.method, act.path);
+            assert_eq!(
+                indexed, reference,
+                "indexed and in-order evaluation disagree on {:?} {:?}",
+                act.method, act.path
+            );
         }
         let _ = plan.evaluate(None, &mut act, &mut NoHostCel, &mut scratch);
     }

@@ -70,7 +70,11 @@ impl FuzzActivation {
                     }
                     // Mostly small, realistic codes, sometimes anything.
                     let raw = i64::from_le_bytes(n);
-                    if p.len() <= 2 { Value::Int(raw % 1000) } else { Value::Int(raw) }
+                    if p.len() <= 2 {
+                        Value::Int(raw % 1000)
+                    } else {
+                        Value::Int(raw)
+                    }
                 }
                 _ => Value::Str(String::from_utf8_lossy(p).into_owned()),
             });

@@ -7,8 +7,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use routegen_core::engine::{compile_bytes, Mode, NoHostCel, RequestLine};
 use routegen_cli::shadow::witness;
+use routegen_core::engine::{compile_bytes, Mode, NoHostCel, RequestLine};
 
 fuzz_target!(|data: &[u8]| {
     let _ = routegen_core::config::parse(data);
@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
             let mut paths: Vec<Vec<u8>> = plan.routes().take(32).filter_map(|r| witness(&r.path)).collect();
             paths.push(b"/".to_vec());
             paths.push(b"/books/1".to_vec());
-            let hosts: Vec<&[u8]> = plan.services.iter().take(4).filter_map(|s| s.hosts.first()).map(|h| h.as_bytes()).collect();
+            let hosts: Vec<&[u8]> =
+                plan.services.iter().take(4).filter_map(|s| s.hosts.first()).map(|h| h.as_bytes()).collect();
             for path in &paths {
                 for method in [&b"GET"[..], b"POST"] {
                     for authority in std::iter::once(&b""[..]).chain(hosts.iter().copied()) {

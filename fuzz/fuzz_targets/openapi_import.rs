@@ -10,9 +10,9 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
+use routegen_cli::import::{openapi, DocumentOptions, ImportError, Imported, Naming, OpenApiOptions};
 use routegen_core::config::parse_value;
 use routegen_core::engine::{compile, Mode, NoHostCel, RequestLine};
-use routegen_cli::import::{openapi, DocumentOptions, ImportError, Imported, Naming, OpenApiOptions};
 
 use serde_json::Value;
 
@@ -79,12 +79,18 @@ fn import(doc: &Value, options: &OpenApiOptions) -> Option<Imported> {
 fn verify(imported: &Imported) {
     assert_eq!(imported.samples.len(), imported.routes.len(), "one sample per route");
     let document = imported.document(&DocumentOptions::default());
-    let config = parse_serde(&document).unwrap_or_else(|e| panic!("the imported configuration does not parse: {e}\n{document}"));
-    let (engine, _notes) = compile(config, &mut NoHostCel).unwrap_or_else(|e| panic!("the imported configuration does not compile: {e}\n{document}"));
+    let config =
+        parse_serde(&document).unwrap_or_else(|e| panic!("the imported configuration does not parse: {e}\n{document}"));
+    let (engine, _notes) = compile(config, &mut NoHostCel)
+        .unwrap_or_else(|e| panic!("the imported configuration does not compile: {e}\n{document}"));
     let Mode::Native(plan) = &engine.mode else { panic!("an imported configuration compiled as attributegen") };
     let mut scratch = Vec::new();
     for sample in imported.samples.iter().take(64) {
-        let line = RequestLine { method: sample.method.as_bytes(), path: sample.path.as_bytes(), authority: sample.host.as_bytes() };
+        let line = RequestLine {
+            method: sample.method.as_bytes(),
+            path: sample.path.as_bytes(),
+            authority: sample.host.as_bytes(),
+        };
         let decision = plan.decide(&line, &mut common::FuzzHeaders(None), &mut scratch);
         // Not asserted to be the sample's own route: a miss is a warning the CLI reports
         // (e.g. two operations that match exactly the same requests).

@@ -9,8 +9,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use routegen_core::engine::{compile_bytes, Mode, NoHostCel, RequestLine};
 use routegen_cli::shadow::witness;
+use routegen_core::engine::{compile_bytes, Mode, NoHostCel, RequestLine};
 
 fuzz_target!(|data: &[u8]| {
     let mut lines = data.split(|&b| b == b'\n');

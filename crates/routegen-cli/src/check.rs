@@ -7,13 +7,13 @@
 //! ON_REQUEST attribute, and conditions only Envoy's CEL can evaluate.
 
 use crate::common::{self, Exit, Format, Result};
+use crate::shadow::{self, Cover, Universe};
 use crate::{EXIT_INVALID, EXIT_OK};
 use routegen_core::cel::{Attr, Expr};
 use routegen_core::config::Phase;
 use routegen_core::engine::{AttributePlan, Condition, Engine, Mode, NativePlan, Note};
 use routegen_core::lower::lower;
 use routegen_core::route::{MethodSet, PathMatch, RouteSpec};
-use crate::shadow::{self, Cover, Universe};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -26,8 +26,10 @@ use std::path::PathBuf;
 /// unanchored `request.url_path.matches()` regexes, response conditions in an ON_REQUEST
 /// attribute, and conditions that need Envoy's own CEL at run time.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  routegen check routes.json\n  routegen check istio/generic/20-wasmplugin.yaml\n  routegen check --strict -o json routes.yaml\n  kubectl get wasmplugin routegen -o yaml | routegen check -\n\n\
-Exit status: 0 valid (warnings allowed), 1 invalid (or warnings with --strict), 2 unreadable file.")]
+#[command(
+    after_help = "Examples:\n  routegen check routes.json\n  routegen check istio/generic/20-wasmplugin.yaml\n  routegen check --strict -o json routes.yaml\n  kubectl get wasmplugin routegen -o yaml | routegen check -\n\n\
+Exit status: 0 valid (warnings allowed), 1 invalid (or warnings with --strict), 2 unreadable file."
+)]
 pub struct Args {
     /// The configuration file ('-' for standard input).
     config: PathBuf,
@@ -57,7 +59,13 @@ pub fn run(args: Args) -> Result<u8> {
         Ok(compiled) => compiled,
         Err(e) => {
             match args.output {
-                Format::Json | Format::Yaml => print!("{}", common::to_text(&json!({"file": name, "valid": false, "errors": [{"field": e.field, "message": e.reason}], "warnings": []}), args.output)?),
+                Format::Json | Format::Yaml => print!(
+                    "{}",
+                    common::to_text(
+                        &json!({"file": name, "valid": false, "errors": [{"field": e.field, "message": e.reason}], "warnings": []}),
+                        args.output
+                    )?
+                ),
                 _ => println!("error: {e}"),
             }
             return Ok(EXIT_INVALID);
@@ -103,7 +111,11 @@ pub fn review(engine: &Engine, notes: &[Note]) -> Vec<Finding> {
             attributes.iter().enumerate().flat_map(|(i, a)| review_attribute(a, &format!("attributes[{i}]"))).collect()
         }
     };
-    findings.extend(notes.iter().map(|note| Finding { field: note.field.clone(), kind: "host-cel", message: note.message.clone() }));
+    findings.extend(notes.iter().map(|note| Finding {
+        field: note.field.clone(),
+        kind: "host-cel",
+        message: note.message.clone(),
+    }));
     findings
 }
 
@@ -152,7 +164,10 @@ fn review_table(routes: &[RouteSpec], field: &str, universe: &Universe) -> Vec<F
             findings.push(Finding {
                 field: format!("{field}[{i}]"),
                 kind: "duplicate-name",
-                message: format!("the name '{}' is also used by {field}[{first}]: their metrics are merged", route.name),
+                message: format!(
+                    "the name '{}' is also used by {field}[{first}]: their metrics are merged",
+                    route.name
+                ),
             });
         }
     }
@@ -233,8 +248,14 @@ fn review_attribute(attribute: &AttributePlan, field: &str) -> Vec<Finding> {
 fn unanchored(expr: &Expr, field: &str, out: &mut Vec<Finding>) {
     match expr {
         Expr::Matches(subject, matcher) => {
-            if matches!(subject.as_ref(), Expr::Attr(Attr::RequestUrlPath | Attr::RequestPath)) && !matcher.pattern.starts_with('^') {
-                let suggestion = if matcher.pattern.ends_with('$') { format!("^{}", matcher.pattern) } else { format!("^{}$", matcher.pattern) };
+            if matches!(subject.as_ref(), Expr::Attr(Attr::RequestUrlPath | Attr::RequestPath))
+                && !matcher.pattern.starts_with('^')
+            {
+                let suggestion = if matcher.pattern.ends_with('$') {
+                    format!("^{}", matcher.pattern)
+                } else {
+                    format!("^{}$", matcher.pattern)
+                };
                 out.push(Finding {
                     field: field.to_string(),
                     kind: "unanchored-regex",
@@ -283,8 +304,10 @@ mod tests {
 
     #[test]
     fn native_shadowing_and_duplicates() {
-        let got = findings(r#"{"routes": ["GET /books/{id}", "GET /books/new", "POST /books/new", "GET /books/{id}",
-            {"name": "r", "method": "GET", "path_regex": "/books/[0-9]+"}, {"name": "s", "path_prefix": "/static/"}, "GET /static/{f}"]}"#);
+        let got = findings(
+            r#"{"routes": ["GET /books/{id}", "GET /books/new", "POST /books/new", "GET /books/{id}",
+            {"name": "r", "method": "GET", "path_regex": "/books/[0-9]+"}, {"name": "s", "path_prefix": "/static/"}, "GET /static/{f}"]}"#,
+        );
         assert_eq!(
             got,
             vec![
@@ -299,13 +322,22 @@ mod tests {
 
     #[test]
     fn services_are_separate_tables() {
-        let got = findings(r#"{"routes": ["GET /x/{id}"], "services": [{"hosts": ["a"], "routes": ["GET /x/new", "GET /{p}/new", "GET /x/new"]}]}"#);
-        assert_eq!(got, vec![("services[0].routes[2]".to_string(), "shadowed"), ("services[0].routes[2]".to_string(), "duplicate-name")]);
+        let got = findings(
+            r#"{"routes": ["GET /x/{id}"], "services": [{"hosts": ["a"], "routes": ["GET /x/new", "GET /{p}/new", "GET /x/new"]}]}"#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("services[0].routes[2]".to_string(), "shadowed"),
+                ("services[0].routes[2]".to_string(), "duplicate-name")
+            ]
+        );
     }
 
     #[test]
     fn attributegen_findings() {
-        let got = findings(r#"{"attributes": [{"output_attribute": "op", "phase": "ON_REQUEST", "match": [
+        let got = findings(
+            r#"{"attributes": [{"output_attribute": "op", "phase": "ON_REQUEST", "match": [
             {"value": "a", "condition": "request.url_path.startsWith('/a')"},
             {"value": "b", "condition": "request.method == 'GET' && request.url_path == '/a/b'"},
             {"value": "c", "condition": "request.url_path.matches('/c/[0-9]+')"},
@@ -314,7 +346,8 @@ mod tests {
             {"value": "f", "condition": "request.url_path == '/e/f'"},
             {"value": "g", "condition": "request.time > 1"},
             {"value": "h", "condition": ""},
-            {"value": "i", "condition": "request.method == 'GET'"}]}]}"#);
+            {"value": "i", "condition": "request.method == 'GET'"}]}]}"#,
+        );
         assert_eq!(
             got,
             vec![

@@ -26,8 +26,10 @@ use std::path::PathBuf;
 /// attribute's matches in order, evaluated with the CEL subset from the arguments; conditions
 /// only Envoy's CEL can evaluate are reported as such.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  routegen explain routes.json GET /books/12\n  routegen explain routes.json GET '/books//12/?x=1' --host books.default.svc.cluster.local\n  routegen explain attributegen.json GET /status --status 503\n  routegen explain routes.json POST /api --header x-api-version=2 -o json\n\n\
-Exit status: 0 explained, 1 invalid configuration, 2 unreadable file or bad arguments.")]
+#[command(
+    after_help = "Examples:\n  routegen explain routes.json GET /books/12\n  routegen explain routes.json GET '/books//12/?x=1' --host books.default.svc.cluster.local\n  routegen explain attributegen.json GET /status --status 503\n  routegen explain routes.json POST /api --header x-api-version=2 -o json\n\n\
+Exit status: 0 explained, 1 invalid configuration, 2 unreadable file or bad arguments."
+)]
 pub struct Args {
     /// The configuration file (native, attributegen, or a WasmPlugin).
     config: PathBuf,
@@ -56,7 +58,8 @@ pub fn run(args: Args) -> Result<u8> {
     let loaded = common::load(&args.config)?;
     let mut headers = HashMap::new();
     for header in &args.headers {
-        let (name, value) = header.split_once('=').ok_or_else(|| Exit::usage(format!("--header '{header}': expected NAME=VALUE")))?;
+        let (name, value) =
+            header.split_once('=').ok_or_else(|| Exit::usage(format!("--header '{header}': expected NAME=VALUE")))?;
         headers.insert(name.trim().to_ascii_lowercase(), value.to_string());
     }
     let request = Request { args: &args, headers };
@@ -116,7 +119,9 @@ pub fn describe_path(path: &routegen_core::route::PathMatch) -> String {
         PathMatch::Any => "any path".to_string(),
         PathMatch::Exact(p) => format!("exactly {}", common::text(p)),
         PathMatch::Prefix(p) => format!("prefix {}", common::text(p)),
-        PathMatch::DirPrefix(p) => format!("prefix {} (or {})", common::text(p), common::text(p.strip_suffix(b"/").unwrap_or(p))),
+        PathMatch::DirPrefix(p) => {
+            format!("prefix {} (or {})", common::text(p), common::text(p.strip_suffix(b"/").unwrap_or(p)))
+        }
         PathMatch::Template(t) => format!("template {}", template_text(t)),
         PathMatch::Regex(r) => format!("regex {}", r.regex.as_str()),
     }
@@ -156,7 +161,12 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
     let path = plan.match_path(args.path.as_bytes()).into_owned();
     let mut text = String::new();
     let mut candidates = Vec::new();
-    text.push_str(&format!("request:    {} {}{}\n", args.method, args.path, args.host.as_ref().map(|h| format!("  (host {h})")).unwrap_or_default()));
+    text.push_str(&format!(
+        "request:    {} {}{}\n",
+        args.method,
+        args.path,
+        args.host.as_ref().map(|h| format!("  (host {h})")).unwrap_or_default()
+    ));
     text.push_str(&format!("path:       {} (as matched: query cut, normalised)\n", common::text(&path)));
     let service = plan.service_for(authority.as_bytes());
     let mut tables: Vec<(String, &[RouteSpec], usize)> = Vec::new();
@@ -195,16 +205,26 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
         }
     }
     // The filter's own answer, through the index.
-    let mut headers: HashMap<String, Vec<u8>> = request.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
-    let line = RequestLine { method: args.method.as_bytes(), path: args.path.as_bytes(), authority: authority.as_bytes() };
+    let mut headers: HashMap<String, Vec<u8>> =
+        request.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+    let line =
+        RequestLine { method: args.method.as_bytes(), path: args.path.as_bytes(), authority: authority.as_bytes() };
     let decision = plan.decide(&line, &mut headers, &mut Vec::new());
     if decision.route != winner.as_ref().map(|(id, _)| *id) {
         return Err(Exit::invalid(format!("internal error: the explanation ({winner:?}) disagrees with the filter's decision ({decision:?}); please report this")));
     }
     let (result_text, result_json) = match (&winner, decision.name) {
-        (Some((_, at)), Some(name)) => (format!("route '{name}' ({at})"), json!({"route": name, "field": at, "default": false})),
-        (None, Some(name)) => (format!("no route matched: the default '{name}'"), json!({"route": name, "field": null, "default": true})),
-        (_, None) => ("no route matched and no default: the attribute is left unset (Istio shows route_name=\"unknown\")".to_string(), json!({"route": null, "field": null, "default": true})),
+        (Some((_, at)), Some(name)) => {
+            (format!("route '{name}' ({at})"), json!({"route": name, "field": at, "default": false}))
+        }
+        (None, Some(name)) => {
+            (format!("no route matched: the default '{name}'"), json!({"route": name, "field": null, "default": true}))
+        }
+        (_, None) => (
+            "no route matched and no default: the attribute is left unset (Istio shows route_name=\"unknown\")"
+                .to_string(),
+            json!({"route": null, "field": null, "default": true}),
+        ),
     };
     text.push_str(&format!("result:     {result_text} → filter_state['wasm.{}']\n", plan.output_attribute));
     let mut classification = Value::Null;
@@ -213,9 +233,14 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
         let classes = route.and_then(|r| r.failure_classes.as_deref());
         let class = metrics::classify(u32::from(status), args.grpc_status, classes);
         let why = match (classes, args.grpc_status) {
-            (Some(c), _) if c.iter().any(|r| r.contains(u32::from(status))) => "in the route's failure_classes".to_string(),
+            (Some(c), _) if c.iter().any(|r| r.contains(u32::from(status))) => {
+                "in the route's failure_classes".to_string()
+            }
             (_, Some(g)) => format!("grpc-status {g}"),
-            (Some(c), None) => format!("not in the route's failure_classes ({})", c.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")),
+            (Some(c), None) => format!(
+                "not in the route's failure_classes ({})",
+                c.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+            ),
             (None, None) => "5xx is a failure, anything else a success".to_string(),
         };
         text.push_str(&format!("status:     {status}: {} ({why})\n", class.as_str()));
@@ -278,8 +303,16 @@ impl Activation for CliActivation<'_> {
 
 fn explain_attributegen(attributes: &[AttributePlan], request: &Request<'_>) -> Result<Report> {
     let args = request.args;
-    let mut text = format!("request:    {} {}{}\n", args.method, args.path, args.host.as_ref().map(|h| format!("  (host {h})")).unwrap_or_default());
-    text.push_str(&format!("url_path:   {} (attributegen sees request.url_path as sent: nothing normalised)\n", args.path.split('?').next().unwrap_or("")));
+    let mut text = format!(
+        "request:    {} {}{}\n",
+        args.method,
+        args.path,
+        args.host.as_ref().map(|h| format!("  (host {h})")).unwrap_or_default()
+    );
+    text.push_str(&format!(
+        "url_path:   {} (attributegen sees request.url_path as sent: nothing normalised)\n",
+        args.path.split('?').next().unwrap_or("")
+    ));
     let mut attributes_json = Vec::new();
     for (a, attribute) in attributes.iter().enumerate() {
         let after = attribute.phase == Phase::AfterResponse;
@@ -299,9 +332,17 @@ fn explain_attributegen(attributes: &[AttributePlan], request: &Request<'_>) -> 
                 Condition::Cel(expr) => match cel::eval_bool(expr, &mut activation) {
                     Ok(true) => ("true", show(expr)),
                     Ok(false) => ("false", why_false(expr, &mut activation)),
-                    Err(e) => ("error", format!("{e}: attributegen abandons the attribute (nothing is written){}", hint(&e.to_string()))),
+                    Err(e) => (
+                        "error",
+                        format!(
+                            "{e}: attributegen abandons the attribute (nothing is written){}",
+                            hint(&e.to_string())
+                        ),
+                    ),
                 },
-                Condition::Host { source, .. } => ("needs Envoy's CEL", format!("{source} (outside routegen's subset: cannot be evaluated here)")),
+                Condition::Host { source, .. } => {
+                    ("needs Envoy's CEL", format!("{source} (outside routegen's subset: cannot be evaluated here)"))
+                }
             };
             text.push_str(&format!("  {at:<28} {:<24} {verdict}: {detail}\n", format!("'{}'", entry.value)));
             steps.push(json!({"field": at, "value": entry.value, "verdict": verdict, "detail": detail}));
@@ -323,19 +364,27 @@ fn explain_attributegen(attributes: &[AttributePlan], request: &Request<'_>) -> 
             }
         }
         // The filter's own verdict through its index, unless Envoy's CEL had to decide.
-        let engine = attribute.evaluate(Some((args.method.as_bytes(), args.path.as_bytes())), &mut activation, &mut NoHostCel, &mut Vec::new());
+        let engine = attribute.evaluate(
+            Some((args.method.as_bytes(), args.path.as_bytes())),
+            &mut activation,
+            &mut NoHostCel,
+            &mut Vec::new(),
+        );
         let in_order = attribute.evaluate_in_order(&mut activation, &mut NoHostCel);
         let result = match (&undetermined, &engine) {
             (Some(j), _) => format!("undetermined: depends on match[{j}], which only Envoy's CEL can evaluate"),
             (None, Outcome::Set(value)) => format!("'{value}'"),
             (None, Outcome::NoMatch) => "no match: nothing is written (Istio shows route_name=\"unknown\")".to_string(),
-            (None, Outcome::Error { position, message }) => format!("abandoned: match[{position}] failed to evaluate ({message}); nothing is written"),
+            (None, Outcome::Error { position, message }) => {
+                format!("abandoned: match[{position}] failed to evaluate ({message}); nothing is written")
+            }
         };
         if undetermined.is_none() && engine != in_order {
             return Err(Exit::invalid(format!("internal error: indexed evaluation ({engine:?}) disagrees with in-order evaluation ({in_order:?}); please report this")));
         }
         text.push_str(&format!("  result: {result}\n"));
-        attributes_json.push(json!({"output_attribute": attribute.output_attribute, "matches": steps, "result": result}));
+        attributes_json
+            .push(json!({"output_attribute": attribute.output_attribute, "matches": steps, "result": result}));
     }
     let json = json!({
         "format": "attributegen",
@@ -369,14 +418,15 @@ fn why_false(expr: &Expr, activation: &mut dyn Activation) -> String {
     show(expr)
 }
 
-
 /// CEL source for an expression (the parser keeps no text; this prints an equivalent).
 pub fn show(expr: &Expr) -> String {
     match expr {
         Expr::Lit(CelValue::Str(s)) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
         Expr::Lit(v) => v.to_string(),
         Expr::Attr(a) => a.name().to_string(),
-        Expr::Header { response, name } => format!("{}.headers['{name}']", if *response { "response" } else { "request" }),
+        Expr::Header { response, name } => {
+            format!("{}.headers['{name}']", if *response { "response" } else { "request" })
+        }
         Expr::Not(e) => format!("!({})", show(e)),
         Expr::And(a, b) => format!("{} && {}", paren(a), paren(b)),
         Expr::Or(a, b) => format!("{} || {}", paren(a), paren(b)),

@@ -9,7 +9,7 @@ use std::path::Path;
 pub fn load_config(path: &Path) -> Result<Value, String> {
     let text = read_text(path)?;
     let value = parse_document(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(plugin_config(value).map_err(|e| format!("{}: {e}", path.display()))?)
+    plugin_config(value).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn read_text(path: &Path) -> Result<String, String> {

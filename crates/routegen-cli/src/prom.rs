@@ -74,7 +74,12 @@ impl Prometheus {
         Ok(result
             .iter()
             .filter_map(|r| {
-                let labels = r.get("metric")?.as_object()?.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
+                let labels = r
+                    .get("metric")?
+                    .as_object()?
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect();
                 let value = r.pointer("/value/1")?.as_str()?.parse::<f64>().ok()?;
                 Some(Sample { labels, value })
             })
@@ -103,7 +108,11 @@ impl Prometheus {
         let mut stream = stream.ok_or_else(|| unreachable(last))?;
         stream.set_read_timeout(Some(TIMEOUT)).map_err(unreachable)?;
         stream.set_write_timeout(Some(TIMEOUT)).map_err(unreachable)?;
-        let host_header = if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) };
+        let host_header = if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        };
         let request = format!("GET {path} HTTP/1.1\r\nHost: {host_header}\r\nAccept: application/json\r\nUser-Agent: routegen\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).map_err(unreachable)?;
         let mut raw = Vec::new();
@@ -118,7 +127,11 @@ fn parse_response(raw: &[u8]) -> std::result::Result<(u16, Vec<u8>), String> {
     let head = String::from_utf8_lossy(&raw[..end]);
     let body = &raw[end + 4..];
     let mut lines = head.split("\r\n");
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse::<u16>().ok()).ok_or("no status line")?;
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or("no status line")?;
     let chunked = lines.any(|l| {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
@@ -131,7 +144,8 @@ fn parse_response(raw: &[u8]) -> std::result::Result<(u16, Vec<u8>), String> {
     loop {
         let line_end = rest.windows(2).position(|w| w == b"\r\n").ok_or("truncated chunk")?;
         let size_text = String::from_utf8_lossy(&rest[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).map_err(|_| "bad chunk size")?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| "bad chunk size")?;
         rest = &rest[line_end + 2..];
         if size == 0 {
             return Ok((status, out));
@@ -147,7 +161,13 @@ fn parse_response(raw: &[u8]) -> std::result::Result<(u16, Vec<u8>), String> {
 /// Percent-encoding for a query-string value.
 fn encode(text: &str) -> String {
     text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 

@@ -36,8 +36,10 @@ pub fn run(command: Command) -> Result<u8> {
 /// REQUEST_COUNT, REQUEST_DURATION, REQUEST_SIZE and RESPONSE_SIZE from
 /// `filter_state['wasm.<output_attribute>']`, the configured attribute.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  routegen render istio routes.json --namespace books --waypoint waypoint --image ghcr.io/acme/routegen:0.1.0 | kubectl apply -f -\n  routegen render istio routes.json --namespace books --waypoint waypoint --gateway --image ghcr.io/acme/routegen:0.1.0 --sha256 0123…\n  routegen render istio routes.json --namespace podinfo --sidecar app=podinfo --image ghcr.io/acme/routegen:0.1.0\n\n\
-Exit status: 0 rendered, 1 invalid configuration, 2 bad arguments or unreadable file.")]
+#[command(
+    after_help = "Examples:\n  routegen render istio routes.json --namespace books --waypoint waypoint --image ghcr.io/acme/routegen:0.1.0 | kubectl apply -f -\n  routegen render istio routes.json --namespace books --waypoint waypoint --gateway --image ghcr.io/acme/routegen:0.1.0 --sha256 0123…\n  routegen render istio routes.json --namespace podinfo --sidecar app=podinfo --image ghcr.io/acme/routegen:0.1.0\n\n\
+Exit status: 0 rendered, 1 invalid configuration, 2 bad arguments or unreadable file."
+)]
 pub struct IstioArgs {
     /// The routegen configuration (native, attributegen, or a WasmPlugin to re-render).
     config: PathBuf,
@@ -95,7 +97,9 @@ fn istio(args: IstioArgs) -> Result<u8> {
         None => None,
     };
     let target = match (&args.waypoint, &args.sidecar) {
-        (Some(waypoint), _) => json!({"targetRefs": [{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": waypoint}]}),
+        (Some(waypoint), _) => {
+            json!({"targetRefs": [{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": waypoint}]})
+        }
         (None, Some(selector)) => json!({"selector": {"matchLabels": labels(selector)?}}),
         (None, None) => return Err(Exit::usage("give --waypoint GATEWAY or --sidecar SELECTOR")),
     };
@@ -174,7 +178,9 @@ fn istio(args: IstioArgs) -> Result<u8> {
 fn labels(selector: &str) -> Result<Value> {
     let mut map = serde_json::Map::new();
     for pair in selector.split(',').filter(|p| !p.trim().is_empty()) {
-        let (key, value) = pair.split_once('=').ok_or_else(|| Exit::usage(format!("--sidecar '{selector}': expected key=value[,key=value…]")))?;
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| Exit::usage(format!("--sidecar '{selector}': expected key=value[,key=value…]")))?;
         map.insert(key.trim().to_string(), json!(value.trim()));
     }
     if map.is_empty() {
@@ -190,8 +196,10 @@ fn labels(selector: &str) -> Result<Value> {
 /// names into Prometheus labels (route, classification, status_code) and sets Linkerd's
 /// latency buckets.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  routegen render envoy routes.json\n  routegen render envoy routes.json --wasm /opt/routegen/routegen.wasm -o json\n\n\
-Exit status: 0 rendered, 1 invalid configuration, 2 unreadable file.")]
+#[command(
+    after_help = "Examples:\n  routegen render envoy routes.json\n  routegen render envoy routes.json --wasm /opt/routegen/routegen.wasm -o json\n\n\
+Exit status: 0 rendered, 1 invalid configuration, 2 unreadable file."
+)]
 pub struct EnvoyArgs {
     /// The routegen configuration.
     config: PathBuf,
@@ -225,7 +233,8 @@ fn envoy(args: EnvoyArgs) -> Result<u8> {
     let metrics = matches!(&loaded.engine.mode, Mode::Native(plan) if plan.metrics.enabled);
     match args.output {
         DocFormat::Json => {
-            let stats: Value = serde_norway::from_str(STATS_CONFIG).map_err(|e| Exit::usage(format!("internal error: stats-config.yaml: {e}")))?;
+            let stats: Value = serde_norway::from_str(STATS_CONFIG)
+                .map_err(|e| Exit::usage(format!("internal error: stats-config.yaml: {e}")))?;
             let mut out = json!({"http_filters": [filter]});
             if let Some(stats_config) = stats.get("stats_config") {
                 out["stats_config"] = stats_config.clone();

@@ -24,9 +24,11 @@ use std::path::PathBuf;
 /// --namespace filters on a `namespace` label, --service on `job`). Plain http only: for a
 /// cluster Prometheus, port-forward it first.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  kubectl -n istio-system port-forward svc/prometheus 9090 &\n  routegen routes --prometheus http://localhost:9090 --namespace books --config routes.json\n  routegen routes --prometheus http://localhost:9090 --source envoy --window 5m -o json\n\n\
+#[command(
+    after_help = "Examples:\n  kubectl -n istio-system port-forward svc/prometheus 9090 &\n  routegen routes --prometheus http://localhost:9090 --namespace books --config routes.json\n  routegen routes --prometheus http://localhost:9090 --source envoy --window 5m -o json\n\n\
 Columns: ROUTE SERVICE SUCCESS RPS LATENCY_P50 LATENCY_P95 LATENCY_P99; '-' means no requests in the window.\n\
-Exit status: 0 table printed, 1 invalid --config, 2 Prometheus unreachable or refused a query.")]
+Exit status: 0 table printed, 1 invalid --config, 2 Prometheus unreachable or refused a query."
+)]
 pub struct Args {
     /// Prometheus base URL (http://host:port[/prefix]).
     #[arg(long)]
@@ -77,7 +79,8 @@ struct Row {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let seconds = window_seconds(&args.window).ok_or_else(|| Exit::usage(format!("--window '{}': expected a duration like 30s, 1m, 5m, 1h", args.window)))?;
+    let seconds = window_seconds(&args.window)
+        .ok_or_else(|| Exit::usage(format!("--window '{}': expected a duration like 30s, 1m, 5m, 1h", args.window)))?;
     let configured = match &args.config {
         Some(path) => Some(configured_routes(path)?),
         None => None,
@@ -166,11 +169,19 @@ fn key(schema: &Schema, sample: &Sample) -> Key {
 fn collect(prometheus: &Prometheus, schema: &Schema, window: &str) -> Result<BTreeMap<Key, Row>> {
     let by = format!("{}, {}", schema.route, schema.service);
     let mut rows: BTreeMap<Key, Row> = BTreeMap::new();
-    let totals = prometheus.query(&format!("sum by ({by}) (increase({}{}[{window}]))", schema.requests, selector(schema, None)))?;
+    let totals = prometheus.query(&format!(
+        "sum by ({by}) (increase({}{}[{window}]))",
+        schema.requests,
+        selector(schema, None)
+    ))?;
     for sample in &totals {
         rows.entry(key(schema, sample)).or_default().requests = sample.value;
     }
-    let failures = prometheus.query(&format!("sum by ({by}) (increase({}{}[{window}]))", schema.requests, selector(schema, Some(&schema.failure))))?;
+    let failures = prometheus.query(&format!(
+        "sum by ({by}) (increase({}{}[{window}]))",
+        schema.requests,
+        selector(schema, Some(&schema.failure))
+    ))?;
     for sample in &failures {
         rows.entry(key(schema, sample)).or_default().failures = sample.value;
     }
@@ -184,8 +195,8 @@ fn collect(prometheus: &Prometheus, schema: &Schema, window: &str) -> Result<BTr
             let Some(row) = rows.get_mut(&key(schema, sample)) else { continue };
             let value = sample.value.is_finite().then_some(sample.value);
             match q {
-                q if q == 0.5 => row.p50 = value,
-                q if q == 0.95 => row.p95 = value,
+                0.5 => row.p50 = value,
+                0.95 => row.p95 = value,
                 _ => row.p99 = value,
             }
         }
@@ -205,7 +216,8 @@ fn configured_routes(path: &std::path::Path) -> Result<Configured> {
     let loaded = common::load(path)?;
     match &loaded.engine.mode {
         Mode::Native(plan) => {
-            let mut routes: Vec<(String, Option<String>)> = plan.fallback.routes.iter().map(|r| (r.name.clone(), None)).collect();
+            let mut routes: Vec<(String, Option<String>)> =
+                plan.fallback.routes.iter().map(|r| (r.name.clone(), None)).collect();
             for service in &plan.services {
                 // The Kubernetes service name: the first host's first label.
                 let name = service.hosts.first().map(|h| h.split(['.', ':']).next().unwrap_or(h).to_string());
@@ -217,18 +229,32 @@ fn configured_routes(path: &std::path::Path) -> Result<Configured> {
             Ok(Configured { routes, default: plan.default.clone(), prefix: plan.metrics.prefix.clone() })
         }
         Mode::AttributeGen(attributes) => {
-            let routes = attributes.first().map(|a| a.matches.iter().map(|m| (m.value.clone(), None)).collect()).unwrap_or_default();
+            let routes = attributes
+                .first()
+                .map(|a| a.matches.iter().map(|m| (m.value.clone(), None)).collect())
+                .unwrap_or_default();
             Ok(Configured { routes, default: None, prefix: "routegen".to_string() })
         }
     }
 }
 
 /// Adds a no-data row for every configured route (and the default) missing from the data.
-fn with_configured(mut rows: BTreeMap<Key, Row>, configured: Option<&Configured>, service: Option<&str>, source: Source) -> Vec<(Key, Option<Row>)> {
+fn with_configured(
+    mut rows: BTreeMap<Key, Row>,
+    configured: Option<&Configured>,
+    service: Option<&str>,
+    source: Source,
+) -> Vec<(Key, Option<Row>)> {
     let mut names: Vec<(String, Option<String>)> = Vec::new();
     if let Some(configured) = configured {
         names.extend(configured.routes.iter().cloned());
-        let default = configured.default.clone().unwrap_or_else(|| if source == Source::Istio { "unknown".into() } else { "[DEFAULT]".into() });
+        let default = configured.default.clone().unwrap_or_else(|| {
+            if source == Source::Istio {
+                "unknown".into()
+            } else {
+                "[DEFAULT]".into()
+            }
+        });
         names.push((default, None));
     } else if rows.is_empty() {
         names.push(("[DEFAULT]".to_string(), None));
@@ -291,7 +317,11 @@ fn render(rows: &[(Key, Option<Row>)], seconds: f64, format: Format) -> Result<S
                     ]
                 })
                 .collect();
-            Ok(common::table(&["ROUTE", "SERVICE", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99"], &cells, &[1, 2, 3, 4, 5, 6]))
+            Ok(common::table(
+                &["ROUTE", "SERVICE", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99"],
+                &cells,
+                &[1, 2, 3, 4, 5, 6],
+            ))
         }
     }
 }
@@ -313,7 +343,10 @@ mod tests {
     #[test]
     fn table_shape() {
         let rows = vec![
-            (("GET /books/{id}".to_string(), "webapp".to_string()), Some(Row { requests: 72.0, failures: 0.0, p50: Some(18.0), p95: Some(29.0), p99: Some(30.0) })),
+            (
+                ("GET /books/{id}".to_string(), "webapp".to_string()),
+                Some(Row { requests: 72.0, failures: 0.0, p50: Some(18.0), p95: Some(29.0), p99: Some(30.0) }),
+            ),
             (("[DEFAULT]".to_string(), "webapp".to_string()), None),
         ];
         let text = render(&rows, 60.0, Format::Table).unwrap();

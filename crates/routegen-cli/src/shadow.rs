@@ -359,7 +359,8 @@ fn regex_template(regex: &PathRegex) -> Option<Template> {
 
 /// Evidence for regexes: the verdict from concrete sample paths of `later`.
 fn sampled(earlier: &PathMatch, later: &PathMatch, earlier_is_regex: bool, universe: &Universe) -> Cover {
-    let samples: Vec<Vec<u8>> = samples(later).into_iter().filter(|p| universe.contains(p) && later.matches(p)).collect();
+    let samples: Vec<Vec<u8>> =
+        samples(later).into_iter().filter(|p| universe.contains(p) && later.matches(p)).collect();
     if samples.is_empty() {
         return Cover::Never;
     }
@@ -430,7 +431,8 @@ pub fn fill(template: &Template, value: &[u8], rest: &[&[u8]]) -> Vec<u8> {
 /// Concrete paths of a condition, for sampling verdicts (not all need match it).
 fn samples(path: &PathMatch) -> Vec<Vec<u8>> {
     const VALUES: [&[u8]; 6] = [b"x1", b"1", b"abc", b"new", b"a.b", b"X-Y_9"];
-    const SUFFIXES: [&[u8]; 12] = [b"", b"x", b"1", b"12", b"abc", b"/", b"/x", b"x/y", b"1/2/3", b".json", b"-a_b", b"/a/b/c"];
+    const SUFFIXES: [&[u8]; 12] =
+        [b"", b"x", b"1", b"12", b"abc", b"/", b"/x", b"x/y", b"1/2/3", b".json", b"-a_b", b"/a/b/c"];
     match path {
         PathMatch::Template(template) => {
             let mut out: Vec<Vec<u8>> = VALUES.iter().map(|v| fill(template, v, &[])).collect();
@@ -597,7 +599,8 @@ mod tests {
     fn regex(source: &str) -> PathMatch {
         PathMatch::Regex(PathRegex::new(source, true, false).unwrap())
     }
-    const RAW: Universe = Universe { no_double_slash: false, no_trailing_slash: false, lower_case: false, no_fragment: false };
+    const RAW: Universe =
+        Universe { no_double_slash: false, no_trailing_slash: false, lower_case: false, no_fragment: false };
 
     fn covers(a: &PathMatch, b: &PathMatch) -> Cover {
         path_covers(a, b, &RAW)
@@ -649,7 +652,9 @@ mod tests {
         assert_eq!(path_covers(&t("/a/{id}"), &regex("/a/[^/]*"), &RAW), Cover::Never);
         assert_eq!(path_covers(&t("/a/{id}"), &regex("/a/[^/]*"), &native), Cover::Always);
         assert_eq!(path_covers(&t("/a/{x}/{y}"), &t("/a/**"), &native), Cover::Never);
-        assert!(native.contains(b"/") && native.contains(b"/a/b") && !native.contains(b"/a/") && !native.contains(b"/a//b"));
+        assert!(
+            native.contains(b"/") && native.contains(b"/a/b") && !native.contains(b"/a/") && !native.contains(b"/a//b")
+        );
     }
 
     #[test]
@@ -684,12 +689,24 @@ mod tests {
     #[test]
     fn ordering_puts_specific_routes_first() {
         let native = Universe::native(&NormalizeOptions::default());
-        let routes = vec![route("GET /books/{id}"), route("GET /books/new"), route("POST /books/{id}"), route("GET /books/{id}/x"), route("GET /books/{id}")];
+        let routes = vec![
+            route("GET /books/{id}"),
+            route("GET /books/new"),
+            route("POST /books/{id}"),
+            route("GET /books/{id}/x"),
+            route("GET /books/{id}"),
+        ];
         let (order, equal) = specific_first(&routes, &native);
         assert_eq!(order, vec![1, 0, 2, 3, 4]);
         assert_eq!(equal, vec![(0, 4)]);
         let shadowed = shadowed_routes(&routes, &native);
-        assert_eq!(shadowed, vec![Shadowed { earlier: 0, later: 1, cover: Cover::Always }, Shadowed { earlier: 0, later: 4, cover: Cover::Always }]);
+        assert_eq!(
+            shadowed,
+            vec![
+                Shadowed { earlier: 0, later: 1, cover: Cover::Always },
+                Shadowed { earlier: 0, later: 4, cover: Cover::Always }
+            ]
+        );
     }
 
     /// A tiny deterministic generator (no dev-dependencies).
@@ -712,11 +729,15 @@ mod tests {
         let mut text = String::new();
         for _ in 0..depth {
             text.push('/');
-            text.push_str(*rng.pick(&SEGMENTS[..]));
+            let segment: &&str = rng.pick(&SEGMENTS[..]);
+            text.push_str(segment);
         }
         match rng.next() % 6 {
             0 => exact(&text.replace(['{', '}', '*'], "")),
-            1 => prefix(&text.replace(['{', '}', '*'], "")[..1 + (rng.next() as usize % text.replace(['{', '}', '*'], "").len())]),
+            1 => prefix(
+                &text.replace(['{', '}', '*'], "")
+                    [..1 + (rng.next() as usize % text.replace(['{', '}', '*'], "").len())],
+            ),
             2 => t(&format!("{text}/**")),
             3 => dir(&format!("{}/", text.replace(['{', '}', '*'], ""))),
             _ => t(&text),
@@ -769,7 +790,11 @@ mod tests {
                 let counterexample = paths.iter().find(|p| universe.contains(p) && b.matches(p) && !a.matches(p));
                 match verdict {
                     Cover::Always => {
-                        assert!(counterexample.is_none(), "{a:?} covers {b:?}? {:?}", counterexample.map(|p| String::from_utf8_lossy(p).into_owned()));
+                        assert!(
+                            counterexample.is_none(),
+                            "{a:?} covers {b:?}? {:?}",
+                            counterexample.map(|p| String::from_utf8_lossy(p).into_owned())
+                        );
                         proofs += 1;
                     }
                     Cover::Never => {

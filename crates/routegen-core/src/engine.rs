@@ -58,6 +58,7 @@ pub struct Engine {
 }
 
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per configuration; boxing buys nothing
 pub enum Mode {
     Native(NativePlan),
     AttributeGen(Vec<AttributePlan>),
@@ -109,7 +110,13 @@ impl Table {
     }
 
     /// The first route (by position) whose method, path and headers all hold.
-    pub fn first_match(&self, method: &[u8], path: &[u8], headers: &mut dyn HeaderSource, scratch: &mut Vec<RouteId>) -> Option<usize> {
+    pub fn first_match(
+        &self,
+        method: &[u8],
+        path: &[u8],
+        headers: &mut dyn HeaderSource,
+        scratch: &mut Vec<RouteId>,
+    ) -> Option<usize> {
         self.index.candidates(path, scratch);
         for &id in scratch.iter() {
             let Some(route) = self.routes.get(id as usize) else { continue };
@@ -215,7 +222,10 @@ impl NativePlan {
                 return Some(i);
             }
         }
-        self.wildcard_hosts.iter().find(|(suffix, _)| host.ends_with(suffix.as_str()) && host.len() > suffix.len()).map(|&(_, i)| i)
+        self.wildcard_hosts
+            .iter()
+            .find(|(suffix, _)| host.ends_with(suffix.as_str()) && host.len() > suffix.len())
+            .map(|&(_, i)| i)
     }
 
     /// The path as matching sees it: query cut, then normalised.
@@ -225,7 +235,12 @@ impl NativePlan {
 
     /// The route for one request: the service's routes, then the fallback table, then the
     /// service's default, then the global default.
-    pub fn decide(&self, request: &RequestLine<'_>, headers: &mut dyn HeaderSource, scratch: &mut Vec<RouteId>) -> Decision<'_> {
+    pub fn decide(
+        &self,
+        request: &RequestLine<'_>,
+        headers: &mut dyn HeaderSource,
+        scratch: &mut Vec<RouteId>,
+    ) -> Decision<'_> {
         let service = self.service_for(request.authority);
         if request.path.len() > self.max_path_bytes {
             return self.default_decision(service);
@@ -265,7 +280,9 @@ impl NativePlan {
 /// `host:port` → `host`; `[::1]:80` → `[::1]`.
 fn strip_port(authority: &str) -> &str {
     match authority.rfind(':') {
-        Some(colon) if !authority[colon..].contains(']') && authority[colon + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+        Some(colon)
+            if !authority[colon..].contains(']') && authority[colon + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
             &authority[..colon]
         }
         _ => authority,
@@ -282,7 +299,10 @@ pub enum Condition {
     Always,
     Cel(Expr),
     /// Outside the subset: evaluated by Envoy. `token` is `None` where no host engine exists.
-    Host { source: String, token: Option<u32> },
+    Host {
+        source: String,
+        token: Option<u32>,
+    },
 }
 
 #[derive(Debug)]
@@ -317,10 +337,17 @@ pub enum Outcome<'a> {
     Set(&'a str),
     NoMatch,
     /// A condition failed to evaluate: attributegen abandons the attribute for this request.
-    Error { position: usize, message: String },
+    Error {
+        position: usize,
+        message: String,
+    },
 }
 
-fn compile_attributegen(config: AgConfig, host: &mut dyn HostCel, notes: &mut Vec<Note>) -> Result<Engine, ConfigError> {
+fn compile_attributegen(
+    config: AgConfig,
+    host: &mut dyn HostCel,
+    notes: &mut Vec<Note>,
+) -> Result<Engine, ConfigError> {
     let mut attributes = Vec::with_capacity(config.attributes.len());
     for (i, attribute) in config.attributes.into_iter().enumerate() {
         attributes.push(AttributePlan::new(attribute, &format!("attributes[{i}]"), host, notes)?);
@@ -329,7 +356,12 @@ fn compile_attributegen(config: AgConfig, host: &mut dyn HostCel, notes: &mut Ve
 }
 
 impl AttributePlan {
-    fn new(attribute: AgAttribute, field: &str, host: &mut dyn HostCel, notes: &mut Vec<Note>) -> Result<AttributePlan, ConfigError> {
+    fn new(
+        attribute: AgAttribute,
+        field: &str,
+        host: &mut dyn HostCel,
+        notes: &mut Vec<Note>,
+    ) -> Result<AttributePlan, ConfigError> {
         let mut matches = Vec::with_capacity(attribute.matches.len());
         let mut indexed = Vec::new();
         let mut paths = Vec::new();
@@ -351,7 +383,14 @@ impl AttributePlan {
             matches.push(MatchPlan { value: entry.value, condition });
         }
         let index = PathIndex::new(paths.iter());
-        Ok(AttributePlan { output_attribute: attribute.output_attribute, phase: attribute.phase, matches, indexed, index, interpreted })
+        Ok(AttributePlan {
+            output_attribute: attribute.output_attribute,
+            phase: attribute.phase,
+            matches,
+            indexed,
+            index,
+            interpreted,
+        })
     }
 
     /// How many matches the index serves (the rest are evaluated one by one).
@@ -445,7 +484,12 @@ impl AttributePlan {
     }
 }
 
-fn compile_condition(source: &str, field: &str, host: &mut dyn HostCel, notes: &mut Vec<Note>) -> Result<Condition, ConfigError> {
+fn compile_condition(
+    source: &str,
+    field: &str,
+    host: &mut dyn HostCel,
+    notes: &mut Vec<Note>,
+) -> Result<Condition, ConfigError> {
     if source.trim().is_empty() {
         return Ok(Condition::Always);
     }
@@ -454,15 +498,24 @@ fn compile_condition(source: &str, field: &str, host: &mut dyn HostCel, notes: &
         Err(e) => e.to_string(),
     };
     if !host.available() {
-        notes.push(Note { field: field.to_string(), message: format!("needs Envoy's CEL at run time (outside routegen's subset: {subset_error})") });
+        notes.push(Note {
+            field: field.to_string(),
+            message: format!("needs Envoy's CEL at run time (outside routegen's subset: {subset_error})"),
+        });
         return Ok(Condition::Host { source: source.to_string(), token: None });
     }
     match host.create(source) {
         Ok(token) => {
-            notes.push(Note { field: field.to_string(), message: format!("evaluated by Envoy's CEL (outside routegen's subset: {subset_error})") });
+            notes.push(Note {
+                field: field.to_string(),
+                message: format!("evaluated by Envoy's CEL (outside routegen's subset: {subset_error})"),
+            });
             Ok(Condition::Host { source: source.to_string(), token: Some(token) })
         }
-        Err(host_error) => Err(ConfigError::new(field, format!("invalid CEL: {subset_error}; Envoy's CEL also rejects it: {host_error}"))),
+        Err(host_error) => Err(ConfigError::new(
+            field,
+            format!("invalid CEL: {subset_error}; Envoy's CEL also rejects it: {host_error}"),
+        )),
     }
 }
 

@@ -78,7 +78,7 @@ fn string_literal(expr: &Expr) -> Option<&str> {
 }
 
 /// `attr == 'lit'` in either order.
-fn equality<'a>(expr: &'a Expr, attr: Attr) -> Option<&'a str> {
+fn equality(expr: &Expr, attr: Attr) -> Option<&str> {
     let Expr::Cmp(CmpOp::Eq, left, right) = expr else { return None };
     match (left.as_ref(), right.as_ref()) {
         (Expr::Attr(a), other) | (other, Expr::Attr(a)) if *a == attr => string_literal(other),
@@ -103,7 +103,9 @@ fn path_condition(expr: &Expr) -> Option<PathMatch> {
         return Some(PathMatch::Exact(path.as_bytes().to_vec()));
     }
     match expr {
-        Expr::StrFn(StrFn::StartsWith, subject, argument) if matches!(subject.as_ref(), Expr::Attr(Attr::RequestUrlPath)) => {
+        Expr::StrFn(StrFn::StartsWith, subject, argument)
+            if matches!(subject.as_ref(), Expr::Attr(Attr::RequestUrlPath)) =>
+        {
             string_literal(argument).map(|prefix| PathMatch::Prefix(prefix.as_bytes().to_vec()))
         }
         Expr::Matches(subject, matcher) if matches!(subject.as_ref(), Expr::Attr(Attr::RequestUrlPath)) => {

@@ -253,11 +253,14 @@ struct SegmentTrie {
     nodes: Vec<SegmentNode>,
 }
 
+/// A pair of u32s: (node, depth) on the DFS stack, (start, end) of a path segment.
+type Span = (u32, u32);
+
 thread_local! {
     /// Reused per lookup (a wasm VM is one thread): the DFS stack of (node, depth) and the
     /// path's segment bounds, so a lookup allocates nothing once warm. Thread-local rather
     /// than a field, so compiled tables stay `Sync` for native users (CLI, benches, fuzzers).
-    static TRIE_SCRATCH: RefCell<(Vec<(u32, u32)>, Vec<(u32, u32)>)> = RefCell::default();
+    static TRIE_SCRATCH: RefCell<(Vec<Span>, Vec<Span>)> = RefCell::default();
 }
 
 #[derive(Debug, Default)]
@@ -286,9 +289,7 @@ impl SegmentTrie {
                 Segment::Literal(bytes) => self.nodes[node].literal.get(bytes).copied(),
                 Segment::Any { allow_empty: false } => self.nodes[node].any,
                 Segment::Any { allow_empty: true } => self.nodes[node].any_or_empty,
-                Segment::Glob(glob) => {
-                    self.nodes[node].globs.iter().find(|(g, _)| g == glob).map(|&(_, child)| child)
-                }
+                Segment::Glob(glob) => self.nodes[node].globs.iter().find(|(g, _)| g == glob).map(|&(_, child)| child),
             };
             node = match existing {
                 Some(child) => child as usize,

@@ -13,8 +13,10 @@
 use std::fmt;
 
 /// Latency buckets (ms) for `histogram_bucket_settings`: Linkerd's, which suit service latencies.
-pub const LATENCY_BUCKETS_MS: &[u32] =
-    &[1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000];
+pub const LATENCY_BUCKETS_MS: &[u32] = &[
+    1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000,
+    40000, 50000,
+];
 
 /// The metric name prefix when the config names none (and for config errors, before any).
 pub const DEFAULT_PREFIX: &str = "routegen";
@@ -197,7 +199,10 @@ mod tests {
             requests_name("routegen", "GET /books/{id}", Classification::Success, "200"),
             "routegen_requests_total;route=GET /books/{id};classification=success;status_code=200"
         );
-        assert_eq!(requests_name("rg", "a;b", Classification::Failure, ""), "rg_requests_total;route=a,b;classification=failure");
+        assert_eq!(
+            requests_name("rg", "a;b", Classification::Failure, ""),
+            "rg_requests_total;route=a,b;classification=failure"
+        );
         assert_eq!(duration_name("routegen", "v1.2 x"), "routegen_request_duration_milliseconds;route=v1.2 x");
         assert_eq!(status_label(503, StatusLabel::Class), "5xx");
         assert_eq!(status_label(0, StatusLabel::Class), "other");

@@ -120,7 +120,12 @@ impl PathRegex {
         PathRegex::with_limit(source, anchored, case_insensitive, REGEX_SIZE_LIMIT)
     }
 
-    pub fn with_limit(source: &str, anchored: bool, case_insensitive: bool, size_limit: usize) -> Result<PathRegex, String> {
+    pub fn with_limit(
+        source: &str,
+        anchored: bool,
+        case_insensitive: bool,
+        size_limit: usize,
+    ) -> Result<PathRegex, String> {
         let mut compiled = if anchored { format!("^(?:{source})$") } else { source.to_string() };
         if case_insensitive {
             compiled = format!("(?i){compiled}");

@@ -25,8 +25,10 @@ use std::path::PathBuf;
 
 /// Convert an attributegen configuration to the native format.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  routegen import attributegen attributegen.json > routes.json\n  routegen import attributegen istio/attributegen-dropin/20-wasmplugin.yaml -o yaml\n\n\
-Exit status: 0 converted, 1 some condition cannot be expressed natively (listed), 2 unreadable file.")]
+#[command(
+    after_help = "Examples:\n  routegen import attributegen attributegen.json > routes.json\n  routegen import attributegen istio/attributegen-dropin/20-wasmplugin.yaml -o yaml\n\n\
+Exit status: 0 converted, 1 some condition cannot be expressed natively (listed), 2 unreadable file."
+)]
 pub struct Args {
     /// The attributegen configuration (JSON/YAML, or a WasmPlugin carrying one).
     config: PathBuf,
@@ -81,7 +83,11 @@ pub fn import(args: &Args) -> Result<Imported> {
         for problem in &problems {
             eprintln!("cannot convert: {problem}");
         }
-        return Err(Exit::invalid(format!("{} of {} conditions cannot be expressed in the native format (listed above)", problems.len(), attribute.matches.len())));
+        return Err(Exit::invalid(format!(
+            "{} of {} conditions cannot be expressed in the native format (listed above)",
+            problems.len(),
+            attribute.matches.len()
+        )));
     }
     let mut extra = Vec::new();
     if !args.normalize {
@@ -89,7 +95,12 @@ pub fn import(args: &Args) -> Result<Imported> {
     }
     let warnings = equivalence(attribute, &routes, &extra, &samples)?;
     Ok(Imported {
-        summary: format!("converted {} conditions into {} native routes; {} sample requests agree", attribute.matches.len(), routes.len(), samples.len()),
+        summary: format!(
+            "converted {} conditions into {} native routes; {} sample requests agree",
+            attribute.matches.len(),
+            routes.len(),
+            samples.len()
+        ),
         routes,
         extra,
         warnings,
@@ -120,9 +131,13 @@ fn convert(condition: &Condition) -> std::result::Result<Vec<Piece>, String> {
     flatten_or(expr, &mut disjuncts);
     let mut pieces: Vec<Piece> = Vec::new();
     for disjunct in disjuncts {
-        let lowered = lower(disjunct).ok_or_else(|| format!("{} is not a method or url_path condition", crate::explain::show(disjunct)))?;
+        let lowered = lower(disjunct)
+            .ok_or_else(|| format!("{} is not a method or url_path condition", crate::explain::show(disjunct)))?;
         if let Some(residual) = &lowered.residual {
-            return Err(format!("{} cannot be expressed (only method and url_path conditions can)", crate::explain::show(residual)));
+            return Err(format!(
+                "{} cannot be expressed (only method and url_path conditions can)",
+                crate::explain::show(residual)
+            ));
         }
         let methods = lowered.methods.0.clone().unwrap_or_default();
         let method = methods.first().cloned().unwrap_or_else(|| "GET".to_string());
@@ -137,15 +152,21 @@ fn convert(condition: &Condition) -> std::result::Result<Vec<Piece>, String> {
             PathMatch::Template(_) | PathMatch::DirPrefix(_) => {
                 // From `matches('^…$')` recognised as a template: keep the regex (a native
                 // template cannot say `[^/]*`, an empty segment).
-                let Some(pattern) = matches_pattern(disjunct) else { return Err("internal error: template without a pattern".to_string()) };
+                let Some(pattern) = matches_pattern(disjunct) else {
+                    return Err("internal error: template without a pattern".to_string());
+                };
                 let inner = pattern.strip_prefix('^').and_then(|p| p.strip_suffix('$')).unwrap_or(&pattern).to_string();
-                let sample = regex_as_template(&pattern).map(|t| common::text(&crate::shadow::fill(&t, b"x1", &[]))).unwrap_or_default();
+                let sample = regex_as_template(&pattern)
+                    .map(|t| common::text(&crate::shadow::fill(&t, b"x1", &[])))
+                    .unwrap_or_default();
                 ("path_regex", inner, sample)
             }
         };
         // `method == 'POST' || method == 'PUT'` on the same path: one route with both methods.
         match pieces.last_mut() {
-            Some((last_methods, last_key, last_path, _)) if *last_key == key && *last_path == path && !last_methods.is_empty() && !methods.is_empty() => {
+            Some((last_methods, last_key, last_path, _))
+                if *last_key == key && *last_path == path && !last_methods.is_empty() && !methods.is_empty() =>
+            {
                 last_methods.extend(methods);
             }
             _ => pieces.push((methods, key, path, (method, sample))),
@@ -196,12 +217,18 @@ impl Activation for Line<'_> {
 }
 
 /// Each sample request gets the same answer from attributegen's engine and the native one.
-fn equivalence(attribute: &AttributePlan, routes: &[Value], extra: &[(String, Value)], samples: &[(String, String)]) -> Result<Vec<String>> {
+fn equivalence(
+    attribute: &AttributePlan,
+    routes: &[Value],
+    extra: &[(String, Value)],
+    samples: &[(String, String)],
+) -> Result<Vec<String>> {
     let mut document = json!({"output_attribute": attribute.output_attribute, "routes": routes});
     for (key, value) in extra {
         document[key] = value.clone();
     }
-    let (engine, _) = common::compile_value(&document).map_err(|e| Exit::invalid(format!("internal error: converted config is invalid ({e})")))?;
+    let (engine, _) = common::compile_value(&document)
+        .map_err(|e| Exit::invalid(format!("internal error: converted config is invalid ({e})")))?;
     let Mode::Native(plan) = &engine.mode else { return Ok(Vec::new()) };
     let mut warnings = Vec::new();
     for (method, path) in samples {

@@ -10,10 +10,10 @@
 //! The importers themselves are the sibling modules; this is the command: subcommands, shared
 //! output flags, assembling and verifying the document, printing.
 
+use super::{attributegen, linkerd, openapi, proto, DocumentOptions, Imported};
 use crate::common::{self, DocFormat, Exit, Result};
 use crate::{EXIT_INVALID, EXIT_OK};
 use routegen_core::engine::{Mode, RequestLine};
-use super::{attributegen, linkerd, openapi, proto, DocumentOptions, Imported};
 use std::collections::HashMap;
 
 #[derive(clap::Subcommand)]
@@ -71,14 +71,19 @@ fn emit(imported: Imported, output: &OutputArgs) -> Result<u8> {
         default: output.default.clone(),
         no_default: output.no_default,
     });
-    let (engine, notes) = common::compile_value(&document)
-        .map_err(|e| Exit::invalid(format!("internal error: the imported configuration is invalid ({e}); please report this")))?;
+    let (engine, notes) = common::compile_value(&document).map_err(|e| {
+        Exit::invalid(format!("internal error: the imported configuration is invalid ({e}); please report this"))
+    })?;
     let mut warnings = imported.warnings;
     warnings.extend(crate::check::review(&engine, &notes).into_iter().map(|f| format!("{}: {}", f.field, f.message)));
     if let (Mode::Native(plan), false) = (&engine.mode, imported.samples.is_empty()) {
         let mut failed = 0;
         for sample in &imported.samples {
-            let line = RequestLine { method: sample.method.as_bytes(), path: sample.path.as_bytes(), authority: sample.host.as_bytes() };
+            let line = RequestLine {
+                method: sample.method.as_bytes(),
+                path: sample.path.as_bytes(),
+                authority: sample.host.as_bytes(),
+            };
             let decision = plan.decide(&line, &mut HashMap::<String, Vec<u8>>::new(), &mut Vec::new());
             if decision.route != Some(sample.route) {
                 failed += 1;

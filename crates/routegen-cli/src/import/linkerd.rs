@@ -25,8 +25,10 @@ use std::path::PathBuf;
 
 /// Import a Linkerd ServiceProfile's routes.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  routegen import linkerd webapp-profile.yaml > routes.json\n  kubectl get sp -n booksapp webapp.booksapp.svc.cluster.local -o yaml | routegen import linkerd - --scope-by-host\n\n\
-Exit status: 0 imported (warnings on stderr), 1 not a ServiceProfile (or warnings with --strict), 2 unreadable file.")]
+#[command(
+    after_help = "Examples:\n  routegen import linkerd webapp-profile.yaml > routes.json\n  kubectl get sp -n booksapp webapp.booksapp.svc.cluster.local -o yaml | routegen import linkerd - --scope-by-host\n\n\
+Exit status: 0 imported (warnings on stderr), 1 not a ServiceProfile (or warnings with --strict), 2 unreadable file."
+)]
 pub struct Args {
     /// The ServiceProfile YAML or JSON ('-' for standard input).
     profile: PathBuf,
@@ -90,8 +92,14 @@ fn dnf(m: &Value) -> std::result::Result<Vec<Conj>, String> {
     let mut fields = 0;
     for (key, value) in object {
         let part = match key.as_str() {
-            "method" => vec![Conj { method: Some(value.as_str().ok_or("method must be a string")?.to_ascii_uppercase()), ..Conj::default() }],
-            "pathRegex" => vec![Conj { regexes: vec![value.as_str().ok_or("pathRegex must be a string")?.to_string()], ..Conj::default() }],
+            "method" => vec![Conj {
+                method: Some(value.as_str().ok_or("method must be a string")?.to_ascii_uppercase()),
+                ..Conj::default()
+            }],
+            "pathRegex" => vec![Conj {
+                regexes: vec![value.as_str().ok_or("pathRegex must be a string")?.to_string()],
+                ..Conj::default()
+            }],
             "all" => {
                 let mut acc = vec![Conj::default()];
                 for child in value.as_array().ok_or("all must be a list")? {
@@ -121,8 +129,12 @@ fn dnf(m: &Value) -> std::result::Result<Vec<Conj>, String> {
 fn negate(m: &Value) -> std::result::Result<Vec<Conj>, String> {
     let object = m.as_object().ok_or("not: expected an object")?;
     match (object.len(), object.get("method"), object.get("pathRegex"), object.get("not")) {
-        (1, Some(method), _, _) => Ok(vec![Conj { not_methods: vec![method.as_str().unwrap_or("").to_ascii_uppercase()], ..Conj::default() }]),
-        (1, _, Some(regex), _) => Ok(vec![Conj { not_regexes: vec![regex.as_str().unwrap_or("").to_string()], ..Conj::default() }]),
+        (1, Some(method), _, _) => {
+            Ok(vec![Conj { not_methods: vec![method.as_str().unwrap_or("").to_ascii_uppercase()], ..Conj::default() }])
+        }
+        (1, _, Some(regex), _) => {
+            Ok(vec![Conj { not_regexes: vec![regex.as_str().unwrap_or("").to_string()], ..Conj::default() }])
+        }
         (1, _, _, Some(inner)) => dnf(inner),
         _ => Err("'not' of a compound condition cannot be expressed".to_string()),
     }
@@ -176,8 +188,22 @@ fn response_matches(m: &Value, status: u64) -> std::result::Result<bool, String>
                 let max = value.get("max").and_then(Value::as_u64).unwrap_or(0);
                 (min == 0 || status >= min) && (max == 0 || status <= max)
             }
-            "all" => value.as_array().ok_or("all must be a list")?.iter().map(|c| response_matches(c, status)).collect::<std::result::Result<Vec<_>, _>>()?.into_iter().all(|b| b),
-            "any" => value.as_array().ok_or("any must be a list")?.iter().map(|c| response_matches(c, status)).collect::<std::result::Result<Vec<_>, _>>()?.into_iter().any(|b| b),
+            "all" => value
+                .as_array()
+                .ok_or("all must be a list")?
+                .iter()
+                .map(|c| response_matches(c, status))
+                .collect::<std::result::Result<Vec<_>, _>>()?
+                .into_iter()
+                .all(|b| b),
+            "any" => value
+                .as_array()
+                .ok_or("any must be a list")?
+                .iter()
+                .map(|c| response_matches(c, status))
+                .collect::<std::result::Result<Vec<_>, _>>()?
+                .into_iter()
+                .any(|b| b),
             "not" => !response_matches(value, status)?,
             other => return Err(format!("unknown response condition field '{other}'")),
         };
@@ -214,7 +240,9 @@ pub fn import(args: &Args) -> Result<Imported> {
         }
         for ignored in ["isRetryable", "timeout"] {
             if route.get(ignored).is_some() {
-                warnings.push(format!("{at}: {ignored} ignored (a Linkerd proxy policy; routegen only names and classifies routes)"));
+                warnings.push(format!(
+                    "{at}: {ignored} ignored (a Linkerd proxy policy; routegen only names and classifies routes)"
+                ));
             }
         }
     }
@@ -239,7 +267,11 @@ pub fn import(args: &Args) -> Result<Imported> {
         default: Some("[DEFAULT]".to_string()),
         output_attribute: None,
         samples: Vec::new(),
-        summary: format!("imported {} of {} ServiceProfile routes as {count} native routes ({skipped} skipped)", list.len() - skipped, list.len()),
+        summary: format!(
+            "imported {} of {} ServiceProfile routes as {count} native routes ({skipped} skipped)",
+            list.len() - skipped,
+            list.len()
+        ),
     })
 }
 
@@ -256,7 +288,12 @@ fn host_names(fqdn: &str) -> Vec<String> {
     hosts
 }
 
-fn convert_route(route: &Value, name: &str, at: &str, warnings: &mut Vec<String>) -> std::result::Result<Vec<Value>, String> {
+fn convert_route(
+    route: &Value,
+    name: &str,
+    at: &str,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<Vec<Value>, String> {
     let condition = route.get("condition").ok_or("no condition")?;
     let failure_classes = match route.get("responseClasses").and_then(Value::as_array) {
         Some(classes) => {
@@ -279,13 +316,22 @@ fn convert_route(route: &Value, name: &str, at: &str, warnings: &mut Vec<String>
     let mut pieces: Vec<(Option<String>, Vec<String>)> = Vec::new();
     for conj in conjunctions {
         if !conj.not_regexes.is_empty() {
-            return Err(format!("'not pathRegex {}' cannot be expressed (routes only match paths positively)", conj.not_regexes[0]));
+            return Err(format!(
+                "'not pathRegex {}' cannot be expressed (routes only match paths positively)",
+                conj.not_regexes[0]
+            ));
         }
         if conj.method.is_none() && !conj.not_methods.is_empty() {
-            return Err(format!("'not method {}' without a method cannot be expressed (routes list the methods they allow)", conj.not_methods[0]));
+            return Err(format!(
+                "'not method {}' without a method cannot be expressed (routes list the methods they allow)",
+                conj.not_methods[0]
+            ));
         }
         if conj.regexes.len() > 1 {
-            return Err(format!("two path regexes in one condition ({} and {}) cannot be expressed", conj.regexes[0], conj.regexes[1]));
+            return Err(format!(
+                "two path regexes in one condition ({} and {}) cannot be expressed",
+                conj.regexes[0], conj.regexes[1]
+            ));
         }
         let regex = match conj.regexes.first() {
             Some(pattern) => Some(convert_regex(pattern, at, warnings)?),
@@ -293,7 +339,9 @@ fn convert_route(route: &Value, name: &str, at: &str, warnings: &mut Vec<String>
         };
         let methods: Vec<String> = conj.method.into_iter().collect();
         match pieces.last_mut() {
-            Some((last_regex, last_methods)) if *last_regex == regex && !last_methods.is_empty() && !methods.is_empty() => {
+            Some((last_regex, last_methods))
+                if *last_regex == regex && !last_methods.is_empty() && !methods.is_empty() =>
+            {
                 last_methods.extend(methods);
             }
             _ => pieces.push((regex, methods)),
@@ -326,8 +374,10 @@ fn convert_regex(pattern: &str, at: &str, warnings: &mut Vec<String>) -> std::re
             top_level_alternatives(pattern).last().map(String::as_str).unwrap_or("")
         ));
     }
-    let translated = routegen_core::cel::compile_re2(&regex).map_err(|e| format!("pathRegex '{pattern}' cannot be expressed ({e})"))?;
-    routegen_core::route::PathRegex::new(translated.as_str(), true, false).map_err(|e| format!("pathRegex '{pattern}' cannot be expressed ({e})"))?;
+    let translated = routegen_core::cel::compile_re2(&regex)
+        .map_err(|e| format!("pathRegex '{pattern}' cannot be expressed ({e})"))?;
+    routegen_core::route::PathRegex::new(translated.as_str(), true, false)
+        .map_err(|e| format!("pathRegex '{pattern}' cannot be expressed ({e})"))?;
     Ok(translated.as_str().to_string())
 }
 
@@ -360,7 +410,11 @@ mod tests {
 
     #[test]
     fn response_classes() {
-        let failed = failure_statuses(&[json!({"condition": {"status": {"min": 500, "max": 504}}, "isFailure": false}), json!({"condition": {"status": {"min": 429, "max": 429}}, "isFailure": true})]).unwrap();
+        let failed = failure_statuses(&[
+            json!({"condition": {"status": {"min": 500, "max": 504}}, "isFailure": false}),
+            json!({"condition": {"status": {"min": 429, "max": 429}}, "isFailure": true}),
+        ])
+        .unwrap();
         assert_eq!(crate::import::openapi::ranges(&failed), vec!["429", "505-599"]);
     }
 }

@@ -16,9 +16,9 @@ pub mod proto;
 pub use command::{run, Command, OutputArgs};
 pub use openapi::{openapi, Naming, OpenApiOptions};
 
+use crate::shadow::{self, Universe};
 use routegen_core::config::{self, Config};
 use routegen_core::route::RouteSpec;
-use crate::shadow::{self, Universe};
 use serde_json::{json, Map, Value};
 use std::fmt;
 
@@ -113,7 +113,12 @@ pub fn parse_document(text: &str) -> Result<Value, String> {
 pub fn route_value(name: &str, methods: &[String], path_key: &str, path: &str, failure_classes: &[String]) -> Value {
     let method_text = if methods.is_empty() { "*".to_string() } else { methods.join("|") };
     let shorthand = format!("{method_text} {path}");
-    if path_key == "path" && failure_classes.is_empty() && name == shorthand && !path.contains(char::is_whitespace) && !methods.is_empty() {
+    if path_key == "path"
+        && failure_classes.is_empty()
+        && name == shorthand
+        && !path.contains(char::is_whitespace)
+        && !methods.is_empty()
+    {
         return json!(shorthand);
     }
     let mut route = Map::new();
@@ -149,8 +154,12 @@ pub fn specs(routes: &[Value], normalize: Option<&Value>) -> Result<(Vec<RouteSp
             let universe = Universe::native(&native.normalize);
             Ok((native.routes, universe))
         }
-        Ok(Config::AttributeGen(_)) => Err(ImportError::Internal("internal error: routes parsed as attributegen".to_string())),
-        Err(e) => Err(ImportError::Internal(format!("internal error: an imported route is invalid ({e}); please report this"))),
+        Ok(Config::AttributeGen(_)) => {
+            Err(ImportError::Internal("internal error: routes parsed as attributegen".to_string()))
+        }
+        Err(e) => Err(ImportError::Internal(format!(
+            "internal error: an imported route is invalid ({e}); please report this"
+        ))),
     }
 }
 
@@ -168,7 +177,9 @@ pub fn order_specific_first(routes: &[Value], names: &[String]) -> Result<(Vec<u
     let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
     let warnings = equal
         .into_iter()
-        .map(|(a, b)| format!("'{}' and '{}' match exactly the same requests: the first one always wins", name(a), name(b)))
+        .map(|(a, b)| {
+            format!("'{}' and '{}' match exactly the same requests: the first one always wins", name(a), name(b))
+        })
         .collect();
     Ok((order, warnings))
 }
@@ -277,8 +288,15 @@ mod tests {
             summary: String::new(),
         };
         let doc = imported.document(&DocumentOptions::default());
-        assert_eq!(serde_json::to_string(&doc).unwrap(), r#"{"default":"[DEFAULT]","normalize":{"lowercase":false},"routes":["GET /a"]}"#);
-        let doc = imported.document(&DocumentOptions { output_attribute: Some("r".into()), default: None, no_default: true });
-        assert_eq!(serde_json::to_string(&doc).unwrap(), r#"{"output_attribute":"r","normalize":{"lowercase":false},"routes":["GET /a"]}"#);
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            r#"{"default":"[DEFAULT]","normalize":{"lowercase":false},"routes":["GET /a"]}"#
+        );
+        let doc =
+            imported.document(&DocumentOptions { output_attribute: Some("r".into()), default: None, no_default: true });
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            r#"{"output_attribute":"r","normalize":{"lowercase":false},"routes":["GET /a"]}"#
+        );
     }
 }

@@ -65,11 +65,24 @@ pub fn openapi(doc: &Value, options: &OpenApiOptions) -> Result<Imported, Import
     let swagger = match (doc.get("openapi").and_then(Value::as_str), doc.get("swagger").and_then(Value::as_str)) {
         (Some(v), _) if v.starts_with("3.") => false,
         (_, Some("2.0")) => true,
-        (Some(v), _) => return Err(ImportError::Invalid(format!("openapi version '{v}' is not supported (3.x or Swagger 2.0)"))),
-        _ => return Err(ImportError::Invalid("not an OpenAPI 3.x or Swagger 2.0 document (no 'openapi' or 'swagger' field)".to_string())),
+        (Some(v), _) => {
+            return Err(ImportError::Invalid(format!("openapi version '{v}' is not supported (3.x or Swagger 2.0)")))
+        }
+        _ => {
+            return Err(ImportError::Invalid(
+                "not an OpenAPI 3.x or Swagger 2.0 document (no 'openapi' or 'swagger' field)".to_string(),
+            ))
+        }
     };
-    let paths = doc.get("paths").and_then(Value::as_object).ok_or_else(|| ImportError::Invalid("no 'paths' object".to_string()))?;
-    let root_base = if swagger { doc.get("basePath").and_then(Value::as_str).map(clean_base).unwrap_or_default() } else { server_base(doc.get("servers")) };
+    let paths = doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ImportError::Invalid("no 'paths' object".to_string()))?;
+    let root_base = if swagger {
+        doc.get("basePath").and_then(Value::as_str).map(clean_base).unwrap_or_default()
+    } else {
+        server_base(doc.get("servers"))
+    };
     let mut warnings = Vec::new();
     let mut operations: Vec<Operation> = Vec::new();
     let mut path_count = 0;
@@ -115,7 +128,9 @@ pub fn openapi(doc: &Value, options: &OpenApiOptions) -> Result<Imported, Import
             let (path_key, path) = match template_path(&full) {
                 Ok(template) => ("path", template),
                 Err(why) => {
-                    warnings.push(format!("{default_name}: '{full}' is not a routegen template ({why}); imported as a path_regex"));
+                    warnings.push(format!(
+                        "{default_name}: '{full}' is not a routegen template ({why}); imported as a path_regex"
+                    ));
                     ("path_regex", regex_path(&full))
                 }
             };
@@ -126,16 +141,25 @@ pub fn openapi(doc: &Value, options: &OpenApiOptions) -> Result<Imported, Import
     let mut seen = HashMap::new();
     for op in &operations {
         if seen.insert(op.name.clone(), ()).is_some() {
-            warnings.push(format!("the route name '{}' is used by more than one operation: their metrics are merged", op.name));
+            warnings.push(format!(
+                "the route name '{}' is used by more than one operation: their metrics are merged",
+                op.name
+            ));
         }
     }
     let routes: Vec<Value> = operations.iter().map(|o| o.route.clone()).collect();
     let names: Vec<String> = operations.iter().map(|o| o.name.clone()).collect();
-    let (order, equal) = if options.keep_order { ((0..routes.len()).collect(), Vec::new()) } else { order_specific_first(&routes, &names)? };
+    let (order, equal) = if options.keep_order {
+        ((0..routes.len()).collect(), Vec::new())
+    } else {
+        order_specific_first(&routes, &names)?
+    };
     warnings.extend(equal);
     let ordered: Vec<&Operation> = order.iter().filter_map(|&i| operations.get(i)).collect();
     if ordered.len() != operations.len() {
-        return Err(ImportError::Internal("internal error: route ordering lost or repeated a route; please report this".to_string()));
+        return Err(ImportError::Internal(
+            "internal error: route ordering lost or repeated a route; please report this".to_string(),
+        ));
     }
     // Routes now ahead of a route that preceded them in the spec.
     let mut position = vec![0; order.len()];
@@ -155,7 +179,13 @@ pub fn openapi(doc: &Value, options: &OpenApiOptions) -> Result<Imported, Import
     let samples = ordered
         .iter()
         .enumerate()
-        .map(|(k, op)| Sample { method: op.method.clone(), path: op.sample.clone(), host: String::new(), route: k, what: format!("'{}'", op.name) })
+        .map(|(k, op)| Sample {
+            method: op.method.clone(),
+            path: op.sample.clone(),
+            host: String::new(),
+            route: k,
+            what: format!("'{}'", op.name),
+        })
         .collect();
     let routes = ordered.iter().map(|op| op.route.clone()).collect();
     Ok(Imported {
@@ -219,7 +249,11 @@ fn server_base(servers: Option<&Value>) -> String {
         None => url.to_string(),
     };
     let path = match url.find("://") {
-        Some(scheme_end) => url.get(scheme_end + 3..).and_then(|rest| rest.find('/').and_then(|i| rest.get(i..))).unwrap_or("").to_string(),
+        Some(scheme_end) => url
+            .get(scheme_end + 3..)
+            .and_then(|rest| rest.find('/').and_then(|i| rest.get(i..)))
+            .unwrap_or("")
+            .to_string(),
         None => url,
     };
     clean_base(&path)
@@ -234,10 +268,9 @@ fn substitute(url: &str, variables: &Map<String, Value>) -> String {
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let default = after
-            .find(['{', '}'])
-            .filter(|&end| after[end..].starts_with('}'))
-            .and_then(|end| variables.get(&after[..end]).and_then(|v| v.get("default")).and_then(Value::as_str).map(|d| (end, d)));
+        let default = after.find(['{', '}']).filter(|&end| after[end..].starts_with('}')).and_then(|end| {
+            variables.get(&after[..end]).and_then(|v| v.get("default")).and_then(Value::as_str).map(|d| (end, d))
+        });
         match default {
             Some((end, default)) => {
                 out.push_str(default);
@@ -272,7 +305,10 @@ fn template_path(path: &str) -> Result<String, String> {
     while let Some(open) = rest.find('{') {
         let close = rest[open..].find('}').ok_or("unclosed '{'")? + open;
         out.push_str(&rest[..open]);
-        let name: String = rest[open + 1..close].chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+        let name: String = rest[open + 1..close]
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+            .collect();
         out.push('{');
         out.push_str(if name.is_empty() { "param" } else { &name });
         out.push('}');
@@ -380,17 +416,19 @@ pub use shell::{import, Args};
 
 mod shell {
     use super::{openapi, ImportError, Imported, Naming, OpenApiOptions};
-    use crate::import::OutputArgs;
     use crate::common::{Exit, Result};
+    use crate::import::OutputArgs;
     use crate::input;
     use std::path::PathBuf;
 
     /// Import an OpenAPI 3.x or Swagger 2.0 spec (JSON or YAML): one route per operation.
     #[derive(clap::Args)]
-    #[command(after_help = "Examples:\n  routegen import openapi petstore.yaml > routes.json\n  routegen import openapi api.github.com.json --name operation-id -o yaml\n  routegen import openapi spec.json --base-path /api/v2\n\n\
+    #[command(
+        after_help = "Examples:\n  routegen import openapi petstore.yaml > routes.json\n  routegen import openapi api.github.com.json --name operation-id -o yaml\n  routegen import openapi spec.json --base-path /api/v2\n\n\
     Failure classes: declared 5xx responses are already failures by default and produce nothing;\n\
     `x-routegen-failure: true` on a response adds its code (e.g. 429), `false` on a 5xx removes it.\n\n\
-    Exit status: 0 imported, 1 not an OpenAPI document (or warnings with --strict), 2 unreadable file.")]
+    Exit status: 0 imported, 1 not an OpenAPI document (or warnings with --strict), 2 unreadable file."
+    )]
     pub struct Args {
         /// The OpenAPI / Swagger file ('-' for standard input).
         spec: PathBuf,
@@ -447,7 +485,10 @@ mod tests {
         assert_eq!(server_base(Some(&json!([{"url": "https://api.example.com/v1/"}]))), "/v1");
         assert_eq!(server_base(Some(&json!([{"url": "https://api.github.com"}]))), "");
         assert_eq!(server_base(Some(&json!([{"url": "/api"}]))), "/api");
-        assert_eq!(server_base(Some(&json!([{"url": "{scheme}://x/{base}", "variables": {"base": {"default": "v2"}}}]))), "/v2");
+        assert_eq!(
+            server_base(Some(&json!([{"url": "{scheme}://x/{base}", "variables": {"base": {"default": "v2"}}}]))),
+            "/v2"
+        );
         assert_eq!(clean_base("/"), "");
     }
 
@@ -485,9 +526,16 @@ mod tests {
         let doc = json!({});
         assert!(failure_classes(&doc, Some(&json!({"200": {}, "500": {}, "5XX": {}}))).is_empty());
         assert_eq!(failure_classes(&doc, Some(&json!({"429": {"x-routegen-failure": true}}))), vec!["429", "5xx"]);
-        assert_eq!(failure_classes(&doc, Some(&json!({"503": {"x-routegen-failure": false}}))), vec!["500-502", "504-599"]);
+        assert_eq!(
+            failure_classes(&doc, Some(&json!({"503": {"x-routegen-failure": false}}))),
+            vec!["500-502", "504-599"]
+        );
         assert_eq!(failure_classes(&doc, Some(&json!({"4XX": {"x-routegen-failure": true}}))), vec!["4xx", "5xx"]);
-        assert!(failure_classes(&doc, Some(&json!({"éXX": {"x-routegen-failure": true}, "+XX": {"x-routegen-failure": true}}))).is_empty());
+        assert!(failure_classes(
+            &doc,
+            Some(&json!({"éXX": {"x-routegen-failure": true}, "+XX": {"x-routegen-failure": true}}))
+        )
+        .is_empty());
     }
 
     #[test]
@@ -506,7 +554,11 @@ mod tests {
         });
         let imported = openapi(&doc, &OpenApiOptions::default()).unwrap();
         assert_eq!(imported.routes, vec![json!("GET /ok")]);
-        assert!(imported.warnings.iter().any(|w| w.contains("paths['/loop']") && w.contains("cycle")), "{:?}", imported.warnings);
+        assert!(
+            imported.warnings.iter().any(|w| w.contains("paths['/loop']") && w.contains("cycle")),
+            "{:?}",
+            imported.warnings
+        );
     }
 
     #[test]
@@ -524,7 +576,9 @@ mod tests {
     #[test]
     fn no_operations_is_an_empty_import_with_or_without_ordering() {
         for keep_order in [false, true] {
-            let imported = openapi(&json!({"swagger": "2.0", "paths": {}}), &OpenApiOptions { keep_order, ..Default::default() }).unwrap();
+            let imported =
+                openapi(&json!({"swagger": "2.0", "paths": {}}), &OpenApiOptions { keep_order, ..Default::default() })
+                    .unwrap();
             assert!(imported.routes.is_empty() && imported.samples.is_empty());
         }
     }
@@ -532,7 +586,13 @@ mod tests {
     #[test]
     fn not_openapi() {
         assert!(matches!(openapi(&json!({"kind": "x"}), &OpenApiOptions::default()), Err(ImportError::Invalid(_))));
-        assert!(matches!(openapi(&json!({"openapi": "3.1.0"}), &OpenApiOptions::default()), Err(ImportError::Invalid(_))));
-        assert!(matches!(openapi(&json!({"swagger": "1.2", "paths": {}}), &OpenApiOptions::default()), Err(ImportError::Invalid(_))));
+        assert!(matches!(
+            openapi(&json!({"openapi": "3.1.0"}), &OpenApiOptions::default()),
+            Err(ImportError::Invalid(_))
+        ));
+        assert!(matches!(
+            openapi(&json!({"swagger": "1.2", "paths": {}}), &OpenApiOptions::default()),
+            Err(ImportError::Invalid(_))
+        ));
     }
 }

@@ -14,8 +14,10 @@ use std::path::PathBuf;
 
 /// Import gRPC services from .proto files: one route per rpc.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  routegen import proto books.proto\n  routegen import proto api/*.proto -o yaml\n\n\
-Exit status: 0 imported, 1 no service found or a syntax error, 2 unreadable file.")]
+#[command(
+    after_help = "Examples:\n  routegen import proto books.proto\n  routegen import proto api/*.proto -o yaml\n\n\
+Exit status: 0 imported, 1 no service found or a syntax error, 2 unreadable file."
+)]
 pub struct Args {
     /// One or more .proto files.
     #[arg(required = true)]
@@ -51,12 +53,23 @@ pub fn import(args: &Args) -> Result<Imported> {
             warnings.push(format!("rpc {name} is defined twice; the second is dropped"));
             continue;
         }
-        samples.push(Sample { method: "POST".into(), path: path.clone(), host: String::new(), route: routes.len(), what: name.clone() });
+        samples.push(Sample {
+            method: "POST".into(),
+            path: path.clone(),
+            host: String::new(),
+            route: routes.len(),
+            what: name.clone(),
+        });
         routes.push(route_value(&name, &["POST".to_string()], "path_exact", &path, &[]));
     }
     let services: std::collections::BTreeSet<&str> = rpcs.iter().map(|r| r.service.as_str()).collect();
     Ok(Imported {
-        summary: format!("imported {} rpcs of {} services ({} streaming)", routes.len(), services.len(), rpcs.iter().filter(|r| r.streaming).count()),
+        summary: format!(
+            "imported {} rpcs of {} services ({} streaming)",
+            routes.len(),
+            services.len(),
+            rpcs.iter().filter(|r| r.streaming).count()
+        ),
         routes,
         extra: Vec::new(),
         warnings,
@@ -172,7 +185,8 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Rpc>, String> {
                 while k < end - 1 {
                     match (word(k), symbol(k)) {
                         (Some("rpc"), _) => {
-                            let method = word(k + 1).ok_or(format!("line {}: expected an rpc name", line(k)))?.to_string();
+                            let method =
+                                word(k + 1).ok_or(format!("line {}: expected an rpc name", line(k)))?.to_string();
                             // rpc Name ( [stream] Req ) returns ( [stream] Resp ) ; | { … }
                             let mut j = k + 2;
                             let mut streaming = false;
@@ -232,8 +246,12 @@ mod tests {
             "#,
         )
         .unwrap();
-        let names: Vec<String> = rpcs.iter().map(|r| format!("{}/{}{}", r.service, r.method, if r.streaming { "*" } else { "" })).collect();
-        assert_eq!(names, vec!["acme.books.v1.Books/GetBook", "acme.books.v1.Books/ListBooks*", "acme.books.v1.Shelves/Get"]);
+        let names: Vec<String> =
+            rpcs.iter().map(|r| format!("{}/{}{}", r.service, r.method, if r.streaming { "*" } else { "" })).collect();
+        assert_eq!(
+            names,
+            vec!["acme.books.v1.Books/GetBook", "acme.books.v1.Books/ListBooks*", "acme.books.v1.Shelves/Get"]
+        );
     }
 
     #[test]

@@ -155,9 +155,7 @@ pub struct Matcher {
 
 impl fmt::Debug for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Matcher")
-            .field("pattern", &self.pattern)
-            .finish()
+        f.debug_struct("Matcher").field("pattern", &self.pattern).finish()
     }
 }
 
@@ -230,18 +228,12 @@ mod tests {
     #[test]
     fn uses_response_walks_tree() {
         let req = Expr::Attr(Attr::RequestMethod);
-        let hdr = Expr::Header {
-            response: true,
-            name: "x".into(),
-        };
+        let hdr = Expr::Header { response: true, name: "x".into() };
         assert!(!req.uses_response());
         assert!(hdr.uses_response());
         let e = Expr::In(Box::new(req.clone()), vec![Expr::Lit(Value::Int(1)), hdr]);
         assert!(e.uses_response());
-        let e = Expr::And(
-            Box::new(req.clone()),
-            Box::new(Expr::Attr(Attr::ResponseCode)),
-        );
+        let e = Expr::And(Box::new(req.clone()), Box::new(Expr::Attr(Attr::ResponseCode)));
         assert!(e.uses_response());
         assert!(!Expr::Not(Box::new(req)).uses_response());
     }

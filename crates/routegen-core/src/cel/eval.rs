@@ -38,14 +38,7 @@ fn error(parts: &[&str]) -> EvalError {
 /// `op` applied to a value of type `first` (and `second`, unless empty) has no overload.
 fn no_overload(op: &str, first: &Value, second: &str) -> EvalError {
     let and = if second.is_empty() { "" } else { " and " };
-    error(&[
-        "no matching overload for '",
-        op,
-        "' on ",
-        first.type_name(),
-        and,
-        second,
-    ])
+    error(&["no matching overload for '", op, "' on ", first.type_name(), and, second])
 }
 
 /// Evaluates `expr`. Recursion follows the tree, whose depth the parser bounds.
@@ -53,16 +46,9 @@ pub fn eval(expr: &Expr, act: &mut dyn Activation) -> Result<Value> {
     // Operators on one or two evaluated operands: the name (for errors) and the operands.
     let (op, first, second) = match expr {
         Expr::Lit(v) => return Ok(v.clone()),
-        Expr::Attr(a) => {
-            return act
-                .attr(*a)
-                .ok_or_else(|| error(&["no such attribute: '", a.name(), "'"]))
-        }
+        Expr::Attr(a) => return act.attr(*a).ok_or_else(|| error(&["no such attribute: '", a.name(), "'"])),
         Expr::Header { response, name } => {
-            return act
-                .header(*response, name)
-                .map(Value::Str)
-                .ok_or_else(|| error(&["no such key: '", name, "'"]))
+            return act.header(*response, name).map(Value::Str).ok_or_else(|| error(&["no such key: '", name, "'"]))
         }
         Expr::And(a, b) => return logic(a, b, false, act),
         Expr::Or(a, b) => return logic(a, b, true, act),
@@ -139,11 +125,7 @@ fn logic(a: &Expr, b: &Expr, absorbing: bool, act: &mut dyn Activation) -> Resul
 fn truth(e: &Expr, op: &str, act: &mut dyn Activation) -> Result<bool> {
     match eval(e, act)? {
         Value::Bool(b) => Ok(b),
-        other if op.is_empty() => Err(error(&[
-            "condition evaluated to ",
-            other.type_name(),
-            ", not bool",
-        ])),
+        other if op.is_empty() => Err(error(&["condition evaluated to ", other.type_name(), ", not bool"])),
         other => Err(no_overload(op, &other, "")),
     }
 }
@@ -210,17 +192,8 @@ mod tests {
 
     #[test]
     fn comparisons() {
-        assert!(
-            t("1 < 2") && t("2 <= 2") && t("3 > 2") && t("2 >= 2") && t("1 == 1") && t("1 != 2")
-        );
-        assert!(
-            !t("2 < 1")
-                && !t("3 <= 2")
-                && !t("1 > 2")
-                && !t("1 >= 2")
-                && !t("1 == 2")
-                && !t("1 != 1")
-        );
+        assert!(t("1 < 2") && t("2 <= 2") && t("3 > 2") && t("2 >= 2") && t("1 == 1") && t("1 != 2"));
+        assert!(!t("2 < 1") && !t("3 <= 2") && !t("1 > 2") && !t("1 >= 2") && !t("1 == 2") && !t("1 != 1"));
         assert!(t("'a' < 'b'") && t("'B' < 'a'") && t("'ab' > 'a'") && t("'é' > 'z'"));
         assert!(t("false < true") && !t("true < true"));
         assert!(t("-1 < 0") && t("0x10 == 16") && t("16u == 16"));
@@ -238,28 +211,15 @@ mod tests {
 
     #[test]
     fn ordering_type_mismatch_is_error() {
-        assert_eq!(
-            e("request.method < 1"),
-            "no matching overload for '<' on string and int"
-        );
-        assert_eq!(
-            e("1 >= 'a'"),
-            "no matching overload for '>=' on int and string"
-        );
-        assert_eq!(
-            e("true > 0"),
-            "no matching overload for '>' on bool and int"
-        );
+        assert_eq!(e("request.method < 1"), "no matching overload for '<' on string and int");
+        assert_eq!(e("1 >= 'a'"), "no matching overload for '>=' on int and string");
+        assert_eq!(e("true > 0"), "no matching overload for '>' on bool and int");
     }
 
     #[test]
     fn logical_operators() {
-        assert!(
-            t("true && true") && !t("true && false") && !t("false && true") && !t("false && false")
-        );
-        assert!(
-            t("true || false") && t("false || true") && t("true || true") && !t("false || false")
-        );
+        assert!(t("true && true") && !t("true && false") && !t("false && true") && !t("false && false"));
+        assert!(t("true || false") && t("false || true") && t("true || true") && !t("false || false"));
         assert!(t("!false") && !t("!true") && t("!(1 == 2)"));
         assert!(t("!(response.code >= 500) == false"));
     }
@@ -271,27 +231,12 @@ mod tests {
         assert!(!t("false && request.headers['missing'] == 'x'"));
         assert!(t("request.headers['missing'] == 'x' || true"));
         assert!(t("true || request.headers['missing'] == 'x'"));
-        assert_eq!(
-            e("request.headers['missing'] == 'x' && true"),
-            "no such key: 'missing'"
-        );
-        assert_eq!(
-            e("true && request.headers['missing'] == 'x'"),
-            "no such key: 'missing'"
-        );
-        assert_eq!(
-            e("request.headers['missing'] == 'x' || false"),
-            "no such key: 'missing'"
-        );
-        assert_eq!(
-            e("false || request.headers['missing'] == 'x'"),
-            "no such key: 'missing'"
-        );
+        assert_eq!(e("request.headers['missing'] == 'x' && true"), "no such key: 'missing'");
+        assert_eq!(e("true && request.headers['missing'] == 'x'"), "no such key: 'missing'");
+        assert_eq!(e("request.headers['missing'] == 'x' || false"), "no such key: 'missing'");
+        assert_eq!(e("false || request.headers['missing'] == 'x'"), "no such key: 'missing'");
         // With two errors the left one is reported.
-        assert_eq!(
-            e("request.headers['m1'] == 'x' || request.headers['m2'] == 'x'"),
-            "no such key: 'm1'"
-        );
+        assert_eq!(e("request.headers['m1'] == 'x' || request.headers['m2'] == 'x'"), "no such key: 'm1'");
     }
 
     #[test]
@@ -315,22 +260,13 @@ mod tests {
         let expr = parse("request.headers['m'] == 'a' && request.method == 'POST'").unwrap();
         let mut a = act();
         assert_eq!(eval_bool(&expr, &mut a), Ok(false));
-        assert_eq!(
-            a.lookups,
-            vec!["header:m".to_string(), "request.method".to_string()]
-        );
+        assert_eq!(a.lookups, vec!["header:m".to_string(), "request.method".to_string()]);
     }
 
     #[test]
     fn missing_attribute_and_header() {
-        assert_eq!(
-            e("request.referer == 'x'"),
-            "no such attribute: 'request.referer'"
-        );
-        assert_eq!(
-            e("request.headers['X-Missing'] == 'a'"),
-            "no such key: 'x-missing'"
-        );
+        assert_eq!(e("request.referer == 'x'"), "no such attribute: 'request.referer'");
+        assert_eq!(e("request.headers['X-Missing'] == 'a'"), "no such key: 'x-missing'");
         assert_eq!(e("response.headers['x-a'] == 'a'"), "no such key: 'x-a'");
         assert!(t("request.headers['X-A'] == 'a'"));
     }
@@ -341,14 +277,8 @@ mod tests {
         assert!(!t("request.method in ['POST']"));
         assert!(!t("request.method in []"));
         assert!(t("response.code in [500, 503]"));
-        assert_eq!(
-            e("request.method in ['GET', request.headers['m']]"),
-            "no such key: 'm'"
-        );
-        assert_eq!(
-            e("request.referer in ['a']"),
-            "no such attribute: 'request.referer'"
-        );
+        assert_eq!(e("request.method in ['GET', request.headers['m']]"), "no such key: 'm'");
+        assert_eq!(e("request.referer in ['a']"), "no such attribute: 'request.referer'");
     }
 
     #[test]
@@ -357,14 +287,8 @@ mod tests {
         assert!(t("request.url_path.endsWith('/b')") && !t("request.url_path.endsWith('/a')"));
         assert!(t("request.url_path.contains('a/')") && !t("request.url_path.contains('c')"));
         assert!(t("''.startsWith('')") && t("'x'.contains('')"));
-        assert_eq!(
-            e("response.code.startsWith('5')"),
-            "no matching overload for 'startsWith' on int and string"
-        );
-        assert_eq!(
-            e("request.method.contains(1)"),
-            "no matching overload for 'contains' on string and int"
-        );
+        assert_eq!(e("response.code.startsWith('5')"), "no matching overload for 'startsWith' on int and string");
+        assert_eq!(e("request.method.contains(1)"), "no matching overload for 'contains' on string and int");
     }
 
     #[test]
@@ -372,15 +296,10 @@ mod tests {
         assert!(t("request.url_path.matches('a')"));
         assert!(t("request.url_path.matches('/b$')"));
         assert!(!t("request.url_path.matches('^/b')"));
-        assert!(t(
-            "request.url_path.matches('^/[[:alnum:]]+/[[:alnum:]]+$')"
-        ));
+        assert!(t("request.url_path.matches('^/[[:alnum:]]+/[[:alnum:]]+$')"));
         assert!(t("request.url_path.matches(r'^/\\w/\\w$')"));
         assert!(t("request.host.matches('^h.llo$')"));
-        assert_eq!(
-            e("response.code.matches('5')"),
-            "no matching overload for 'matches' on int and string"
-        );
+        assert_eq!(e("response.code.matches('5')"), "no matching overload for 'matches' on int and string");
     }
 
     #[test]
@@ -389,10 +308,7 @@ mod tests {
         assert_eq!(ev("request.host.size()"), Ok(Value::Int(5)));
         assert_eq!(ev("size('')"), Ok(Value::Int(0)));
         assert_eq!(ev("'\\u00e9'.size()"), Ok(Value::Int(1)));
-        assert_eq!(
-            e("size(response.code)"),
-            "no matching overload for 'size' on int"
-        );
+        assert_eq!(e("size(response.code)"), "no matching overload for 'size' on int");
         assert_eq!(e("size(true)"), "no matching overload for 'size' on bool");
     }
 

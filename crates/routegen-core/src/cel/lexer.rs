@@ -23,8 +23,8 @@ pub enum Tok<'a> {
 
 /// Multi-character operators first so that `<=` is not read as `<` then `=`.
 const PUNCTS: [&str; 24] = [
-    "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "-", "+", "*", "/", "%", "?", ":", "(", ")",
-    "[", "]", "{", "}", ".", ",",
+    "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "-", "+", "*", "/", "%", "?", ":", "(", ")", "[", "]", "{", "}",
+    ".", ",",
 ];
 
 /// Simple escapes: the letter after `\` and the character it denotes, pair by pair.
@@ -93,10 +93,7 @@ impl<'a> Lexer<'a> {
             return Ok(Tok::Eof);
         };
         if c == b'_' || c.is_ascii_alphabetic() {
-            while self
-                .at(0)
-                .is_some_and(|c| c == b'_' || c.is_ascii_alphanumeric())
-            {
+            while self.at(0).is_some_and(|c| c == b'_' || c.is_ascii_alphanumeric()) {
                 self.skip(1);
             }
             let word = self.src.get(start..self.pos).unwrap_or("");
@@ -112,9 +109,7 @@ impl<'a> Lexer<'a> {
                 });
                 match (word.len(), letters) {
                     (1, 1) => return self.string(start, true).map(Tok::Str),
-                    (1, 2) | (2, 3) => {
-                        return Err(error(start, &["bytes literals are not supported"]))
-                    }
+                    (1, 2) | (2, 3) => return Err(error(start, &["bytes literals are not supported"])),
                     _ => {}
                 }
             }
@@ -134,10 +129,7 @@ impl<'a> Lexer<'a> {
             self.skip(p.len());
             return Ok(Tok::Punct(p));
         }
-        Err(error(
-            start,
-            &["unexpected character '", char_at(self.src, start), "'"],
-        ))
+        Err(error(start, &["unexpected character '", char_at(self.src, start), "'"]))
     }
 
     /// Decimal or hex integer, optional `u` suffix. Floats are rejected.
@@ -185,9 +177,7 @@ impl<'a> Lexer<'a> {
             let (radix, d) = (u64::from(radix), u64::from(d));
             // `v * radix + d` unless that overflows (checked by division: a 64-bit
             // `checked_mul` would pull a 128-bit multiplication into the wasm module).
-            value = value
-                .filter(|&v| v <= (u64::MAX - d) / radix)
-                .map(|v| v * radix + d);
+            value = value.filter(|&v| v <= (u64::MAX - d) / radix).map(|v| v * radix + d);
         }
         (value, count)
     }
@@ -212,9 +202,7 @@ impl<'a> Lexer<'a> {
             }
             match c {
                 None => return Err(error(start, &[UNTERMINATED])),
-                Some(b'\n' | b'\r') if !triple => {
-                    return Err(error(at, &["newline in string literal"]))
-                }
+                Some(b'\n' | b'\r') if !triple => return Err(error(at, &["newline in string literal"])),
                 _ if closes => {
                     self.skip(quote_len);
                     return Ok(out);
@@ -235,10 +223,7 @@ impl<'a> Lexer<'a> {
         let Some(c) = self.at(0) else {
             return Err(error(at, &[UNTERMINATED]));
         };
-        if let Some(pair) = SIMPLE_ESCAPES
-            .chunks(2)
-            .find(|pair| pair.first() == Some(&c))
-        {
+        if let Some(pair) = SIMPLE_ESCAPES.chunks(2).find(|pair| pair.first() == Some(&c)) {
             self.skip(1);
             return Ok(char::from(pair.get(1).copied().unwrap_or(c)));
         }
@@ -352,10 +337,7 @@ mod tests {
         assert_eq!(toks("0X1f"), vec![Tok::Int(31), Tok::Eof]);
         assert_eq!(toks("200u"), vec![Tok::Uint(200), Tok::Eof]);
         assert_eq!(toks("0x10U"), vec![Tok::Uint(16), Tok::Eof]);
-        assert_eq!(
-            toks("18446744073709551615"),
-            vec![Tok::Int(u64::MAX), Tok::Eof]
-        );
+        assert_eq!(toks("18446744073709551615"), vec![Tok::Int(u64::MAX), Tok::Eof]);
         assert_eq!(err("18446744073709551616"), "integer literal out of range");
         assert_eq!(err("0xFFFFFFFFFFFFFFFFF"), "integer literal out of range");
     }
@@ -363,11 +345,7 @@ mod tests {
     #[test]
     fn floats_rejected() {
         for src in ["1.5", "1e3", "1E-3", "2e+1", ".5"] {
-            assert_eq!(
-                err(src),
-                "floating-point literals are not supported",
-                "{src}"
-            );
+            assert_eq!(err(src), "floating-point literals are not supported", "{src}");
         }
         // `1.size()` is an int followed by a member access, not a float.
         assert_eq!(toks("1.a")[..2], [Tok::Int(1), Tok::Punct(".")]);
@@ -423,10 +401,7 @@ mod tests {
 
     #[test]
     fn comments_and_unknown_chars() {
-        assert_eq!(
-            toks("a // comment\n"),
-            vec![Tok::Ident("a".into()), Tok::Eof]
-        );
+        assert_eq!(toks("a // comment\n"), vec![Tok::Ident("a".into()), Tok::Eof]);
         assert!(err("a = b").contains("unexpected character '='"));
         assert!(err("a & b").contains("unexpected character '&'"));
         assert!(err("a # b").contains("unexpected character '#'"));

@@ -62,8 +62,7 @@ pub(crate) mod testing {
         }
 
         pub fn resp_header(mut self, name: &str, v: &str) -> Self {
-            self.response_headers
-                .insert(name.to_string(), v.to_string());
+            self.response_headers.insert(name.to_string(), v.to_string());
             self
         }
     }
@@ -76,11 +75,7 @@ pub(crate) mod testing {
 
         fn header(&mut self, response: bool, name: &str) -> Option<String> {
             self.lookups.push(format!("header:{name}"));
-            let map = if response {
-                &self.response_headers
-            } else {
-                &self.request_headers
-            };
+            let map = if response { &self.response_headers } else { &self.request_headers };
             map.get(name).cloned()
         }
     }
@@ -115,18 +110,9 @@ mod tests {
     fn attributegen_examples() {
         let mut act = books_request();
         let cases: &[(&str, bool)] = &[
-            (
-                "request.method == 'GET' && request.url_path == '/books'",
-                true,
-            ),
-            (
-                "request.url_path.startsWith('/status') || request.url_path.endsWith(\".json\")",
-                false,
-            ),
-            (
-                "request.url_path.matches('^/shelves/[[:alnum:]]*/books/[[:alnum:]]*$')",
-                false,
-            ),
+            ("request.method == 'GET' && request.url_path == '/books'", true),
+            ("request.url_path.startsWith('/status') || request.url_path.endsWith(\".json\")", false),
+            ("request.url_path.matches('^/shelves/[[:alnum:]]*/books/[[:alnum:]]*$')", false),
             ("request.method in ['GET', 'HEAD']", true),
             ("!(response.code >= 500)", true),
             ("response.code >= 200 && response.code <= 299", true),
@@ -166,22 +152,10 @@ mod tests {
             ("5xx", "response.code >= 500 && response.code <= 599"),
             ("4xx", "response.code >= 400 && response.code <= 499"),
         ];
-        let exprs: Vec<(&str, Expr)> = conditions
-            .iter()
-            .map(|(v, c)| (*v, parse(c).unwrap()))
-            .collect();
-        for (code, want) in [
-            (204, "2xx"),
-            (404, "404"),
-            (418, "4xx"),
-            (503, "503"),
-            (502, "5xx"),
-        ] {
+        let exprs: Vec<(&str, Expr)> = conditions.iter().map(|(v, c)| (*v, parse(c).unwrap())).collect();
+        for (code, want) in [(204, "2xx"), (404, "404"), (418, "4xx"), (503, "503"), (502, "5xx")] {
             let mut act = MapActivation::new().i(Attr::ResponseCode, code);
-            let got = exprs
-                .iter()
-                .find(|(_, e)| eval_bool(e, &mut act) == Ok(true))
-                .map(|(v, _)| *v);
+            let got = exprs.iter().find(|(_, e)| eval_bool(e, &mut act) == Ok(true)).map(|(v, _)| *v);
             assert_eq!(got, Some(want), "code {code}");
         }
     }
@@ -189,23 +163,14 @@ mod tests {
     #[test]
     fn uses_response_after_parse() {
         assert!(parse("response.code == 200").unwrap().uses_response());
-        assert!(
-            parse("request.method == 'GET' || response.headers['a'] == 'b'")
-                .unwrap()
-                .uses_response()
-        );
-        assert!(!parse("request.headers['a'] == 'b'")
-            .unwrap()
-            .uses_response());
+        assert!(parse("request.method == 'GET' || response.headers['a'] == 'b'").unwrap().uses_response());
+        assert!(!parse("request.headers['a'] == 'b'").unwrap().uses_response());
     }
 
     #[test]
     fn errors_display() {
         let e = parse("request.time > 1").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "column 1: attribute 'request.time' is not supported"
-        );
+        assert_eq!(e.to_string(), "column 1: attribute 'request.time' is not supported");
         let err: &dyn std::error::Error = &e;
         assert!(!err.to_string().is_empty());
         let mut act = MapActivation::new();

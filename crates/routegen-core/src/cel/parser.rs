@@ -44,12 +44,7 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "column {}: {}",
-            self.offset.saturating_add(1),
-            self.message
-        )
+        write!(f, "column {}: {}", self.offset.saturating_add(1), self.message)
     }
 }
 
@@ -59,22 +54,13 @@ impl std::error::Error for ParseError {}
 #[cold]
 #[inline(never)]
 pub(super) fn error(offset: usize, parts: &[&str]) -> ParseError {
-    ParseError {
-        offset,
-        message: parts.concat(),
-    }
+    ParseError { offset, message: parts.concat() }
 }
 
 /// Parses a condition. Empty (or whitespace-only) source is an error: the caller decides
 /// what an empty condition means.
 pub fn parse(source: &str) -> Result<Expr, ParseError> {
-    let mut parser = Parser {
-        lexer: Lexer::new(source),
-        tok: Tok::Eof,
-        offset: 0,
-        err: None,
-        depth: 0,
-    };
+    let mut parser = Parser { lexer: Lexer::new(source), tok: Tok::Eof, offset: 0, err: None, depth: 0 };
     parser.bump();
     let expr = parser.expr(0);
     if !matches!(parser.tok, Tok::Eof) {
@@ -94,14 +80,7 @@ type Parsed = Option<Box<Expr>>;
 /// Methods on strings taking one string argument (besides `size` and `matches`).
 const STR_FNS: [StrFn; 3] = [StrFn::StartsWith, StrFn::EndsWith, StrFn::Contains];
 
-const CMP_OPS: [CmpOp; 6] = [
-    CmpOp::Eq,
-    CmpOp::Ne,
-    CmpOp::Lt,
-    CmpOp::Le,
-    CmpOp::Gt,
-    CmpOp::Ge,
-];
+const CMP_OPS: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
 
 struct Parser<'a> {
     /// Positioned just after the current token.
@@ -179,9 +158,7 @@ impl<'a> Parser<'a> {
         let text = self.lexer.text_from(offset);
         let parts: &[&str] = match text.as_bytes() {
             b"?" => &["'?:' is not supported"],
-            [b'+' | b'-' | b'*' | b'/' | b'%'] => {
-                &["arithmetic operator '", text, "' is not supported"]
-            }
+            [b'+' | b'-' | b'*' | b'/' | b'%'] => &["arithmetic operator '", text, "' is not supported"],
             [] => &[context, ", found end of condition"],
             _ => &[context, ", found '", text, "'"],
         };
@@ -251,12 +228,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The whole chain: the remaining subtrees joined from the right.
-    fn finish_balanced(
-        &mut self,
-        offset: usize,
-        mut stack: Vec<(Box<Expr>, usize, usize)>,
-        and: bool,
-    ) -> Parsed {
+    fn finish_balanced(&mut self, offset: usize, mut stack: Vec<(Box<Expr>, usize, usize)>, and: bool) -> Parsed {
         let (mut tree, depth, _) = stack.pop()?;
         self.depth = depth;
         while let Some((left, left_depth, _)) = stack.pop() {
@@ -266,19 +238,8 @@ impl<'a> Parser<'a> {
     }
 
     /// `left && right` (or `||`); the depth of `right` is `self.depth`.
-    fn join(
-        &mut self,
-        offset: usize,
-        left: Box<Expr>,
-        left_depth: usize,
-        right: Box<Expr>,
-        and: bool,
-    ) -> Parsed {
-        let expr = if and {
-            Expr::And(left, right)
-        } else {
-            Expr::Or(left, right)
-        };
+    fn join(&mut self, offset: usize, left: Box<Expr>, left_depth: usize, right: Box<Expr>, and: bool) -> Parsed {
+        let expr = if and { Expr::And(left, right) } else { Expr::Or(left, right) };
         self.node(offset, expr, left_depth.max(self.depth))
     }
 
@@ -335,11 +296,7 @@ impl<'a> Parser<'a> {
 
     /// An integer literal: `magnitude`, negated if `negative`, must fit in an i64.
     fn int(&mut self, offset: usize, magnitude: u64, negative: bool, overflow: &str) -> Parsed {
-        let value = if negative {
-            0i64.checked_sub_unsigned(magnitude)
-        } else {
-            i64::try_from(magnitude).ok()
-        };
+        let value = if negative { 0i64.checked_sub_unsigned(magnitude) } else { i64::try_from(magnitude).ok() };
         match value {
             Some(v) => self.leaf(Expr::Lit(Value::Int(v))),
             None => self.fail(offset, &[overflow]),
@@ -397,11 +354,7 @@ impl<'a> Parser<'a> {
         // Arguments including the receiver: `size` takes one, the others two.
         let want = if name == "size" { 1 } else { 2 };
         if args.len() != want {
-            let takes = if want == 1 + usize::from(is_method) {
-                "() takes 1 argument"
-            } else {
-                "() takes 0 arguments"
-            };
+            let takes = if want == 1 + usize::from(is_method) { "() takes 1 argument" } else { "() takes 0 arguments" };
             return self.fail(offset, &[name, takes]);
         }
         let second = if want == 2 { args.pop() } else { None };
@@ -506,11 +459,7 @@ impl<'a> Parser<'a> {
 
     fn attribute(&mut self, offset: usize, path: &str) -> Parsed {
         let response = path.starts_with("response.");
-        let headers = if response {
-            "response.headers"
-        } else {
-            "request.headers"
-        };
+        let headers = if response { "response.headers" } else { "request.headers" };
         if let Some(rest) = path.strip_prefix(headers) {
             let name = if rest.is_empty() {
                 Some(self.header_index()?)
@@ -540,10 +489,7 @@ impl<'a> Parser<'a> {
     /// `['name']` after `request.headers`.
     fn header_index(&mut self) -> Option<String> {
         if !self.eat("[") {
-            return self.fail(
-                self.offset,
-                &["headers must be indexed with a string literal"],
-            );
+            return self.fail(self.offset, &["headers must be indexed with a string literal"]);
         }
         let key_offset = self.offset;
         if let Tok::Str(name) = self.bump() {
@@ -586,9 +532,7 @@ mod tests {
         match e {
             Expr::Lit(_) | Expr::Attr(_) | Expr::Header { .. } => 1,
             Expr::Not(e) | Expr::Size(e) | Expr::Matches(e, _) => 1 + depth(e),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::StrFn(_, a, b) => {
-                1 + depth(a).max(depth(b))
-            }
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::StrFn(_, a, b) => 1 + depth(a).max(depth(b)),
             Expr::In(e, l) => 1 + l.iter().map(depth).max().unwrap_or(0).max(depth(e)),
         }
     }
@@ -611,18 +555,9 @@ mod tests {
 
     #[test]
     fn integer_overflow_is_parse_error() {
-        assert_eq!(
-            err("9223372036854775808").message,
-            "integer literal out of range"
-        );
-        assert_eq!(
-            err("--9223372036854775808").message,
-            "integer literal out of range"
-        );
-        assert_eq!(
-            err("99999999999999999999").message,
-            "integer literal out of range"
-        );
+        assert_eq!(err("9223372036854775808").message, "integer literal out of range");
+        assert_eq!(err("--9223372036854775808").message, "integer literal out of range");
+        assert_eq!(err("99999999999999999999").message, "integer literal out of range");
         assert!(err("18446744073709551615u").message.contains("unsigned"));
         assert!(err("-1u").message.contains("integer literals"));
     }
@@ -634,42 +569,24 @@ mod tests {
         }
         assert_eq!(
             p("request.headers['X-Api-Version']"),
-            Expr::Header {
-                response: false,
-                name: "x-api-version".into()
-            }
+            Expr::Header { response: false, name: "x-api-version".into() }
         );
         assert_eq!(
             p("response.headers[\"Content-Type\"]"),
-            Expr::Header {
-                response: true,
-                name: "content-type".into()
-            }
+            Expr::Header { response: true, name: "content-type".into() }
         );
-        assert_eq!(
-            p("request.headers.Host"),
-            Expr::Header {
-                response: false,
-                name: "host".into()
-            }
-        );
+        assert_eq!(p("request.headers.Host"), Expr::Header { response: false, name: "host".into() });
         assert_eq!(p(" request . method "), Expr::Attr(Attr::RequestMethod));
     }
 
     #[test]
     fn header_index_must_be_string_literal() {
-        assert!(err("request.headers[request.method] == 'a'")
-            .message
-            .contains("string literal"));
+        assert!(err("request.headers[request.method] == 'a'").message.contains("string literal"));
         assert!(err("request.headers[1]").message.contains("string literal"));
-        assert!(err("request.headers['a' + 'b']")
-            .message
-            .contains("string literal"));
+        assert!(err("request.headers['a' + 'b']").message.contains("string literal"));
         assert!(err("request.headers").message.contains("indexed"));
         assert!(err("request.headers.size()").message.contains("indexed"));
-        assert!(err("request.headers['a']['b']")
-            .message
-            .contains("indexing"));
+        assert!(err("request.headers['a']['b']").message.contains("indexing"));
     }
 
     #[test]
@@ -698,10 +615,7 @@ mod tests {
             )
         );
         assert_eq!(p("!!true"), Expr::Lit(Value::Bool(true)));
-        assert_eq!(
-            p("!!!true"),
-            Expr::Not(Box::new(Expr::Lit(Value::Bool(true))))
-        );
+        assert_eq!(p("!!!true"), Expr::Not(Box::new(Expr::Lit(Value::Bool(true)))));
     }
 
     #[test]
@@ -731,19 +645,12 @@ mod tests {
     fn membership() {
         assert_eq!(
             p("request.method in ['GET', 'HEAD',]"),
-            Expr::In(
-                attr(Attr::RequestMethod),
-                vec![*lit_s("GET"), *lit_s("HEAD")]
-            )
+            Expr::In(attr(Attr::RequestMethod), vec![*lit_s("GET"), *lit_s("HEAD")])
         );
         assert_eq!(p("1 in []"), Expr::In(lit_i(1), vec![]));
         assert!(matches!(p("1 in [1] == true"), Expr::Cmp(CmpOp::Eq, _, _)));
-        assert!(err("request.method in request.headers['a']")
-            .message
-            .contains("list literal"));
-        assert!(err("['a'] == request.method")
-            .message
-            .contains("list literal"));
+        assert!(err("request.method in request.headers['a']").message.contains("list literal"));
+        assert!(err("['a'] == request.method").message.contains("list literal"));
         assert!(err("size(['a']) == 1").message.contains("list literal"));
         assert!(err("['a'].size() == 1").message.contains("list literal"));
         assert!(err("!['a']").message.contains("list"));
@@ -755,56 +662,26 @@ mod tests {
             p("request.url_path.startsWith('/a')"),
             Expr::StrFn(StrFn::StartsWith, attr(Attr::RequestUrlPath), lit_s("/a"))
         );
-        assert_eq!(
-            p("'ab'.endsWith('b')"),
-            Expr::StrFn(StrFn::EndsWith, lit_s("ab"), lit_s("b"))
-        );
-        assert_eq!(
-            p("('ab').contains('b')"),
-            Expr::StrFn(StrFn::Contains, lit_s("ab"), lit_s("b"))
-        );
+        assert_eq!(p("'ab'.endsWith('b')"), Expr::StrFn(StrFn::EndsWith, lit_s("ab"), lit_s("b")));
+        assert_eq!(p("('ab').contains('b')"), Expr::StrFn(StrFn::Contains, lit_s("ab"), lit_s("b")));
         assert_eq!(p("size('ab')"), Expr::Size(lit_s("ab")));
-        assert_eq!(
-            p("request.path.size()"),
-            Expr::Size(attr(Attr::RequestPath))
-        );
-        assert_eq!(
-            p("'a'.size().size()"),
-            Expr::Size(Box::new(Expr::Size(lit_s("a"))))
-        );
-        let Expr::Matches(_, m) = p("request.path.matches('^/x')") else {
-            panic!()
-        };
+        assert_eq!(p("request.path.size()"), Expr::Size(attr(Attr::RequestPath)));
+        assert_eq!(p("'a'.size().size()"), Expr::Size(Box::new(Expr::Size(lit_s("a")))));
+        let Expr::Matches(_, m) = p("request.path.matches('^/x')") else { panic!() };
         assert_eq!(m.pattern, "^/x");
     }
 
     #[test]
     fn method_errors() {
-        assert!(err("request.path.startsWith()")
-            .message
-            .contains("takes 1 argument"));
-        assert!(err("request.path.startsWith('a', 'b')")
-            .message
-            .contains("takes 1 argument"));
-        assert!(err("request.path.size(1)")
-            .message
-            .contains("takes 0 argument"));
+        assert!(err("request.path.startsWith()").message.contains("takes 1 argument"));
+        assert!(err("request.path.startsWith('a', 'b')").message.contains("takes 1 argument"));
+        assert!(err("request.path.size(1)").message.contains("takes 0 argument"));
         assert!(err("size()").message.contains("takes 1 argument"));
-        assert!(err("request.path.lowerAscii() == 'a'")
-            .message
-            .contains("method 'lowerAscii'"));
-        assert!(err("request.path.matches(request.method)")
-            .message
-            .contains("string literal pattern"));
-        assert!(err("request.path.matches('a(')")
-            .message
-            .contains("invalid regex"));
-        assert!(err("request.path.matches('a**')")
-            .message
-            .contains("stacked repetition"));
-        assert!(err("request.method.foo")
-            .message
-            .contains("field selection"));
+        assert!(err("request.path.lowerAscii() == 'a'").message.contains("method 'lowerAscii'"));
+        assert!(err("request.path.matches(request.method)").message.contains("string literal pattern"));
+        assert!(err("request.path.matches('a(')").message.contains("invalid regex"));
+        assert!(err("request.path.matches('a**')").message.contains("stacked repetition"));
+        assert!(err("request.method.foo").message.contains("field selection"));
     }
 
     #[test]
@@ -836,10 +713,7 @@ mod tests {
             ("b'a' == 'a'", "bytes literals"),
             (".request.method == 'a'", "leading '.'"),
             ("request.method == ", "expected an operand"),
-            (
-                "request.method == 'a' request.path",
-                "expected end of condition",
-            ),
+            ("request.method == 'a' request.path", "expected end of condition"),
             ("(request.method == 'a'", "expected ')'"),
             ("!-1", "cannot be combined"),
         ];
@@ -869,11 +743,7 @@ mod tests {
     fn nesting_limit_parentheses() {
         let ok = format!("{}true{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
         assert_eq!(p(&ok), Expr::Lit(Value::Bool(true)));
-        let deep = format!(
-            "{}true{}",
-            "(".repeat(MAX_DEPTH + 1),
-            ")".repeat(MAX_DEPTH + 1)
-        );
+        let deep = format!("{}true{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
         assert!(err(&deep).message.contains("nests too deeply"));
         // Hostile inputs far beyond the limit fail cleanly instead of overflowing the stack.
         let hostile = "(".repeat(100_000);
@@ -912,33 +782,20 @@ mod tests {
                 let mut act = crate::cel::testing::MapActivation::new();
                 let _ = crate::cel::eval(&e, &mut act);
             }
-            for src in [
-                "(".repeat(10_000),
-                "size(".repeat(10_000),
-                "[".repeat(10_000),
-            ] {
+            for src in ["(".repeat(10_000), "size(".repeat(10_000), "[".repeat(10_000)] {
                 assert!(parse(&src).is_err());
             }
         };
-        let handle = std::thread::Builder::new()
-            .stack_size(512 * 1024)
-            .spawn(run)
-            .unwrap();
+        let handle = std::thread::Builder::new().stack_size(512 * 1024).spawn(run).unwrap();
         handle.join().unwrap();
     }
 
     #[test]
     fn long_or_chains_are_balanced() {
-        let src = (0..1000)
-            .map(|i| format!("request.url_path == '/p{i}'"))
-            .collect::<Vec<_>>()
-            .join(" || ");
+        let src = (0..1000).map(|i| format!("request.url_path == '/p{i}'")).collect::<Vec<_>>().join(" || ");
         let e = p(&src);
         assert!(depth(&e) <= 12, "depth {}", depth(&e));
-        let src = (0..1000)
-            .map(|i| format!("response.code != {i}"))
-            .collect::<Vec<_>>()
-            .join(" && ");
+        let src = (0..1000).map(|i| format!("response.code != {i}")).collect::<Vec<_>>().join(" && ");
         assert!(depth(&p(&src)) <= 12);
         // Order is kept: the leftmost leaf is the first operand.
         let mut e = &p("1 == 1 || 2 == 2 || 3 == 3");

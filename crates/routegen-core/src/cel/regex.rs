@@ -41,11 +41,7 @@ const RE2_NOT_SPACE: &[u8] = br"[^\t\n\f\r ]";
 /// Checks RE2 compatibility, then compiles. The error text names the regex problem.
 pub fn compile(pattern: &str) -> Result<Regex, String> {
     let (kind, why) = match translate(pattern) {
-        Ok(translated) => match RegexBuilder::new(&translated)
-            .size_limit(SIZE_LIMIT)
-            .nest_limit(NEST_LIMIT)
-            .build()
-        {
+        Ok(translated) => match RegexBuilder::new(&translated).size_limit(SIZE_LIMIT).nest_limit(NEST_LIMIT).build() {
             Ok(regex) => return Ok(regex),
             Err(e) => ("invalid", e.to_string()),
         },
@@ -109,10 +105,7 @@ impl Scan<'_> {
 /// (everything else is kept as written).
 fn translate(pattern: &str) -> Result<String, &'static str> {
     let bytes = pattern.as_bytes();
-    let mut s = Scan {
-        pattern: bytes,
-        pos: 0,
-    };
+    let mut s = Scan { pattern: bytes, pos: 0 };
     // The rewritten pattern up to `copied`; the rest is still to be copied from `pattern`.
     let mut out = Vec::new();
     let mut copied = 0;

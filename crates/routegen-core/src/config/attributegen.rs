@@ -8,8 +8,10 @@
 //! enum may be written by name or number. Conditions stay text here; compiling them is the
 //! engine's job.
 
-use super::{check_attribute_name, expect_array, expect_bool, expect_object, expect_str, join, kind, ConfigError, MAX_ROUTES};
 use super::document::{Json as Value, Object};
+use super::{
+    check_attribute_name, expect_array, expect_bool, expect_object, expect_str, join, kind, ConfigError, MAX_ROUTES,
+};
 
 #[derive(Debug)]
 pub struct AgConfig {
@@ -139,8 +141,10 @@ mod tests {
 
     #[test]
     fn proto_json_spellings_and_unknown_fields() {
-        let config = ag(r#"{"debug": true, "extra": 1, "attributes": [{"outputAttribute": "a", "phase": "ON_REQUEST", "other": [],
-            "match": [{"value": "x", "unknown": 2}, {"condition": "true"}]}, {"output_attribute": "b", "phase": 1}]}"#);
+        let config = ag(
+            r#"{"debug": true, "extra": 1, "attributes": [{"outputAttribute": "a", "phase": "ON_REQUEST", "other": [],
+            "match": [{"value": "x", "unknown": 2}, {"condition": "true"}]}, {"output_attribute": "b", "phase": 1}]}"#,
+        );
         assert!(config.debug);
         assert_eq!(config.attributes[0].output_attribute, "a");
         assert_eq!(config.attributes[0].phase, Phase::OnRequest);

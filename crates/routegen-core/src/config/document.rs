@@ -87,7 +87,7 @@ impl Json {
         n.as_u64().or_else(|| {
             let f = n.as_f64()?;
             // 2^64 as f64: anything below it and whole converts exactly.
-            (f >= 0.0 && f < 18_446_744_073_709_551_616.0 && f.fract() == 0.0).then_some(f as u64)
+            ((0.0..18_446_744_073_709_551_616.0).contains(&f) && f.fract() == 0.0).then_some(f as u64)
         })
     }
     /// The member `key` of an object (None for non-objects).
@@ -175,7 +175,9 @@ mod tests {
 
     #[test]
     fn values() {
-        let doc = Json::parse(r#" {"a": [1, -2.5e2, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"], "b": {}} "#).unwrap();
+        let doc =
+            Json::parse(r#" {"a": [1, -2.5e2, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"], "b": {}} "#)
+                .unwrap();
         let a = doc.get("a").unwrap().as_array().unwrap();
         assert_eq!(a[0].as_u64(), Some(1));
         assert_eq!(a[1].as_u64(), None);
@@ -199,7 +201,11 @@ mod tests {
     fn errors_have_positions() {
         let e = |t: &str| Json::parse(t).unwrap_err();
         assert_eq!(e("{\"a\": }"), "invalid JSON at line 1 column 7: expected value");
-        assert!(e("{\n  \"a\": 1,\n  \"a\": 2}").starts_with("invalid JSON at line 3 column"), "{}", e("{\"a\":1,\"a\":2}"));
+        assert!(
+            e("{\n  \"a\": 1,\n  \"a\": 2}").starts_with("invalid JSON at line 3 column"),
+            "{}",
+            e("{\"a\":1,\"a\":2}")
+        );
         assert!(e("{\n  \"a\": 1,\n  \"a\": 2}").ends_with("duplicate key 'a' in object"));
         assert!(e("[1,]").contains("trailing comma"));
         assert!(e("{a: 1}").contains("key must be a string"));

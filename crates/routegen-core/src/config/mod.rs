@@ -54,9 +54,13 @@ impl ConfigError {
 /// Parses configuration bytes. An empty configuration is an error: a filter with nothing to
 /// do is almost always a mistake in the `pluginConfig`.
 pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::new("", format!("configuration is not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| ConfigError::new("", format!("configuration is not UTF-8: {e}")))?;
     if text.trim().is_empty() {
-        return Err(ConfigError::new("", "configuration is empty (expected a JSON object with 'routes' or 'attributes')"));
+        return Err(ConfigError::new(
+            "",
+            "configuration is empty (expected a JSON object with 'routes' or 'attributes')",
+        ));
     }
     let value = Value::parse(text).map_err(|e| ConfigError::new("", e))?;
     parse_value(&value)
@@ -69,7 +73,9 @@ pub fn parse_serde(value: &serde_json::Value) -> Result<Config, ConfigError> {
 
 /// Parses an already-decoded JSON document.
 pub fn parse_value(value: &Value) -> Result<Config, ConfigError> {
-    let object = value.as_object().ok_or_else(|| ConfigError::new("", format!("expected a JSON object, found {}", kind(value))))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| ConfigError::new("", format!("expected a JSON object, found {}", kind(value))))?;
     if object.contains_key("attributes") {
         attributegen::parse(object).map(Config::AttributeGen)
     } else {
@@ -148,10 +154,10 @@ pub(crate) fn check_attribute_name(name: &str, field: &str) -> Result<(), Config
     if name.is_empty() {
         return Err(ConfigError::new(field, "must not be empty"));
     }
-    if name.starts_with("wasm.") {
+    if let Some(bare) = name.strip_prefix("wasm.") {
         return Err(ConfigError::new(
             field,
-            format!("write the bare name '{}': Envoy adds the 'wasm.' prefix itself", &name[5..]),
+            format!("write the bare name '{bare}': Envoy adds the 'wasm.' prefix itself"),
         ));
     }
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {

@@ -13,6 +13,7 @@
 //! ```
 //! Unknown fields are errors: a misspelt `path_regx` must not silently match every request.
 
+use super::document::{Json as Value, Object};
 use super::{
     check_attribute_name, each, expect_array, expect_bool, expect_object, expect_str, join, kind, reject_unknown,
     ConfigError, MAX_ROUTES,
@@ -21,7 +22,6 @@ use crate::metrics::{MetricsConfig, StatusLabel, StatusRange};
 use crate::normalize::NormalizeOptions;
 use crate::route::{build_regex_with_limit, HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
 use crate::template::Template;
-use super::document::{Json as Value, Object};
 
 pub const DEFAULT_OUTPUT_ATTRIBUTE: &str = "istio_operationId";
 
@@ -118,7 +118,10 @@ pub fn parse(object: &Object) -> Result<NativeConfig, ConfigError> {
         ));
     }
     if total == 0 && default.is_none() {
-        return Err(ConfigError::new("routes", "no routes and no default: this configuration would never set anything"));
+        return Err(ConfigError::new(
+            "routes",
+            "no routes and no default: this configuration would never set anything",
+        ));
     }
     Ok(NativeConfig { output_attribute, default, debug, normalize, routes, services, metrics, limits })
 }
@@ -155,13 +158,24 @@ fn parse_metrics(value: &Value) -> Result<MetricsConfig, ConfigError> {
             "code" => StatusLabel::Code,
             "class" => StatusLabel::Class,
             "none" => StatusLabel::None,
-            other => return Err(ConfigError::new("metrics.status_label", format!("'{other}': expected \"code\", \"class\" or \"none\""))),
+            other => {
+                return Err(ConfigError::new(
+                    "metrics.status_label",
+                    format!("'{other}': expected \"code\", \"class\" or \"none\""),
+                ))
+            }
         };
     }
     if let Some(value) = object.get("prefix") {
         let prefix = expect_str(value, "metrics.prefix")?;
-        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || prefix.as_bytes()[0].is_ascii_digit() {
-            return Err(ConfigError::new("metrics.prefix", "a Prometheus name: letters, digits and '_', not starting with a digit"));
+        if prefix.is_empty()
+            || !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            || prefix.as_bytes()[0].is_ascii_digit()
+        {
+            return Err(ConfigError::new(
+                "metrics.prefix",
+                "a Prometheus name: letters, digits and '_', not starting with a digit",
+            ));
         }
         metrics.prefix = prefix.to_string();
     }
@@ -208,7 +222,11 @@ fn parse_normalize(value: &Value) -> Result<NormalizeOptions, ConfigError> {
     Ok(options)
 }
 
-fn parse_services(value: &Value, normalize: &NormalizeOptions, limits: &Limits) -> Result<Vec<ServiceSpec>, ConfigError> {
+fn parse_services(
+    value: &Value,
+    normalize: &NormalizeOptions,
+    limits: &Limits,
+) -> Result<Vec<ServiceSpec>, ConfigError> {
     let mut services: Vec<ServiceSpec> = Vec::new();
     for (i, entry) in expect_array(value, "services")?.iter().enumerate() {
         let field = format!("services[{i}]");
@@ -249,11 +267,21 @@ pub fn parse_routes(value: &Value, field: &str, normalize: &NormalizeOptions) ->
     parse_routes_with(value, field, normalize, &Limits::default())
 }
 
-fn parse_routes_with(value: &Value, field: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<Vec<RouteSpec>, ConfigError> {
+fn parse_routes_with(
+    value: &Value,
+    field: &str,
+    normalize: &NormalizeOptions,
+    limits: &Limits,
+) -> Result<Vec<RouteSpec>, ConfigError> {
     each(value, field, |entry, entry_field| parse_route(entry, entry_field, normalize, limits))
 }
 
-fn parse_route(value: &Value, field: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<RouteSpec, ConfigError> {
+fn parse_route(
+    value: &Value,
+    field: &str,
+    normalize: &NormalizeOptions,
+    limits: &Limits,
+) -> Result<RouteSpec, ConfigError> {
     match value {
         Value::String(text) => parse_shorthand(text, normalize).map_err(|reason| ConfigError::new(field, reason)),
         Value::Object(object) => parse_route_object(object, field, normalize, limits),
@@ -309,7 +337,12 @@ fn template_path(text: &str, normalize: &NormalizeOptions) -> Result<PathMatch, 
     Ok(PathMatch::Template(template))
 }
 
-fn parse_route_object(object: &Object, field: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<RouteSpec, ConfigError> {
+fn parse_route_object(
+    object: &Object,
+    field: &str,
+    normalize: &NormalizeOptions,
+    limits: &Limits,
+) -> Result<RouteSpec, ConfigError> {
     reject_unknown(object, field, ROUTE_FIELDS)?;
     let name_field = join(field, "name");
     let name = match object.get("name") {
@@ -324,15 +357,21 @@ fn parse_route_object(object: &Object, field: &str, normalize: &NormalizeOptions
         Some(value) => parse_methods(value, &join(field, "method"))?,
     };
     let path_fields: Vec<&str> =
-        ["path", "path_prefix", "path_exact", "path_regex"].into_iter().filter(|k| object.contains_key(*k)).collect();
+        ["path", "path_prefix", "path_exact", "path_regex"].into_iter().filter(|k| object.contains_key(k)).collect();
     if path_fields.len() > 1 {
-        return Err(ConfigError::new(field, format!("give one of path, path_prefix, path_exact, path_regex (found {})", path_fields.join(" and "))));
+        return Err(ConfigError::new(
+            field,
+            format!("give one of path, path_prefix, path_exact, path_regex (found {})", path_fields.join(" and ")),
+        ));
     }
     let path = match path_fields.first() {
         None => PathMatch::Any,
         Some(&key) => {
             let key_field = join(field, key);
-            let text = object.get(key).and_then(Value::as_str).ok_or_else(|| ConfigError::new(&key_field, "expected a string"))?;
+            let text = object
+                .get(key)
+                .and_then(Value::as_str)
+                .ok_or_else(|| ConfigError::new(&key_field, "expected a string"))?;
             parse_path(key, text, normalize, limits).map_err(|reason| ConfigError::new(key_field, reason))?
         }
     };
@@ -387,11 +426,11 @@ fn parse_methods(value: &Value, field: &str) -> Result<MethodSet, ConfigError> {
     match value {
         Value::String(s) if s == "*" => Ok(MethodSet::any()),
         Value::String(_) => Ok(MethodSet(Some(vec![single(value, field)?]))),
-        Value::Array(list) if !list.is_empty() => {
-            Ok(MethodSet(Some(each(value, field, single)?)))
-        }
+        Value::Array(list) if !list.is_empty() => Ok(MethodSet(Some(each(value, field, single)?))),
         Value::Array(_) => Err(ConfigError::new(field, "empty list (omit 'method' to allow any method)")),
-        other => Err(ConfigError::new(field, format!("expected \"GET\" or [\"GET\", \"HEAD\"], found {}", kind(other)))),
+        other => {
+            Err(ConfigError::new(field, format!("expected \"GET\" or [\"GET\", \"HEAD\"], found {}", kind(other))))
+        }
     }
 }
 
@@ -402,7 +441,8 @@ fn parse_headers(value: &Value, field: &str, limits: &Limits) -> Result<Vec<Head
             let mut headers = Vec::new();
             for (name, v) in map.iter() {
                 let value = expect_str(v, &join(field, name))?;
-                headers.push(HeaderMatch { name: header_name(name, field)?, rule: HeaderRule::Exact(value.to_string()) });
+                headers
+                    .push(HeaderMatch { name: header_name(name, field)?, rule: HeaderRule::Exact(value.to_string()) });
             }
             Ok(headers)
         }
@@ -424,7 +464,8 @@ fn parse_header(value: &Value, field: &str, limits: &Limits) -> Result<HeaderMat
     let name_field = join(field, "name");
     let name = expect_str(object.get("name").ok_or_else(|| ConfigError::new(&name_field, "required"))?, &name_field)?;
     let name = header_name(name, &name_field)?;
-    let rules: Vec<&str> = ["exact", "prefix", "regex", "present", "absent"].into_iter().filter(|k| object.contains_key(*k)).collect();
+    let rules: Vec<&str> =
+        ["exact", "prefix", "regex", "present", "absent"].into_iter().filter(|k| object.contains_key(k)).collect();
     let rule = match rules.as_slice() {
         [] => HeaderRule::Present,
         [key] => {
@@ -446,7 +487,12 @@ fn parse_header(value: &Value, field: &str, limits: &Limits) -> Result<HeaderMat
                 _ => HeaderRule::Present,
             }
         }
-        many => return Err(ConfigError::new(field, format!("give one of exact, prefix, regex, present, absent (found {})", many.join(" and ")))),
+        many => {
+            return Err(ConfigError::new(
+                field,
+                format!("give one of exact, prefix, regex, present, absent (found {})", many.join(" and ")),
+            ))
+        }
     };
     Ok(HeaderMatch { name, rule })
 }
@@ -505,31 +551,47 @@ mod tests {
 
     #[test]
     fn services() {
-        let config = native(r#"{"services": [{"hosts": ["Books", "books:8080"], "routes": ["/"], "default": "books-other"}]}"#);
+        let config =
+            native(r#"{"services": [{"hosts": ["Books", "books:8080"], "routes": ["/"], "default": "books-other"}]}"#);
         assert_eq!(config.services[0].hosts, vec!["books", "books:8080"]);
         assert_eq!(config.services[0].default.as_deref(), Some("books-other"));
     }
 
     #[test]
     fn errors_carry_field_paths() {
-        assert_eq!(error(r#"{"routes": ["GET /a", {"name": "x", "path": "/books/{id"}]}"#), "routes[1].path: unclosed '{' (at byte 7)");
-        assert_eq!(error(r#"{"routes": ["GET books"]}"#), "routes[0]: 'GET books': expected \"METHOD /path/template\" or \"/path/template\"");
-        assert!(error(r#"{"routes": [{"name": "x", "path_regx": "/a"}]}"#).starts_with("routes[0].path_regx: unknown field"));
+        assert_eq!(
+            error(r#"{"routes": ["GET /a", {"name": "x", "path": "/books/{id"}]}"#),
+            "routes[1].path: unclosed '{' (at byte 7)"
+        );
+        assert_eq!(
+            error(r#"{"routes": ["GET books"]}"#),
+            "routes[0]: 'GET books': expected \"METHOD /path/template\" or \"/path/template\""
+        );
+        assert!(error(r#"{"routes": [{"name": "x", "path_regx": "/a"}]}"#)
+            .starts_with("routes[0].path_regx: unknown field"));
         assert!(error(r#"{"rutes": []}"#).starts_with("rutes: unknown field"));
-        assert_eq!(error(r#"{"routes": [{"path": "/a"}]}"#), "routes[0].name: required (the route name that metrics will show)");
+        assert_eq!(
+            error(r#"{"routes": [{"path": "/a"}]}"#),
+            "routes[0].name: required (the route name that metrics will show)"
+        );
         assert!(error(r#"{"routes": [{"name": "x", "path": "/a", "path_prefix": "/b"}]}"#).contains("give one of path"));
-        assert!(error(r#"{"routes": [{"name": "x", "path_regex": "("}]}"#).starts_with("routes[0].path_regex: invalid regex"));
-        assert!(error(r#"{"routes": [{"name": "x", "method": "get"}]}"#).starts_with("routes[0].method: 'get' is not a method"));
+        assert!(error(r#"{"routes": [{"name": "x", "path_regex": "("}]}"#)
+            .starts_with("routes[0].path_regex: invalid regex"));
+        assert!(error(r#"{"routes": [{"name": "x", "method": "get"}]}"#)
+            .starts_with("routes[0].method: 'get' is not a method"));
         assert!(error(r#"{"routes": [{"name": "x", "method": []}]}"#).contains("empty list"));
         assert!(error(r#"{"routes": [{"name": "x", "path_prefix": "a"}]}"#).contains("must start with '/'"));
         assert!(error(r#"{"routes": [3]}"#).starts_with("routes[0]: expected a string like"));
         assert_eq!(error(r#"{"routes": "GET /"}"#), "routes: expected an array, found a string");
-        assert!(error(r#"{"services": [{"hosts": ["a"]}, {"hosts": ["b", "A"]}]}"#).starts_with("services[1].hosts[1]: 'a' is already listed by services[0]"));
+        assert!(error(r#"{"services": [{"hosts": ["a"]}, {"hosts": ["b", "A"]}]}"#)
+            .starts_with("services[1].hosts[1]: 'a' is already listed by services[0]"));
         assert_eq!(error(r#"{"services": [{"hosts": []}]}"#), "services[0].hosts: list at least one host");
         assert!(error(r#"{"routes": []}"#).contains("never set anything"));
         assert!(error(r#"{"default": "", "routes": ["/"]}"#).starts_with("default: must not be empty"));
-        assert!(error(r#"{"normalize": {"merge_slash": true}, "routes": ["/"]}"#).starts_with("normalize.merge_slash: unknown field"));
-        assert!(error(r#"{"routes": [{"name": "x", "headers": [{"name": "x", "exact": "a", "prefix": "b"}]}]}"#).contains("give one of exact"));
+        assert!(error(r#"{"normalize": {"merge_slash": true}, "routes": ["/"]}"#)
+            .starts_with("normalize.merge_slash: unknown field"));
+        assert!(error(r#"{"routes": [{"name": "x", "headers": [{"name": "x", "exact": "a", "prefix": "b"}]}]}"#)
+            .contains("give one of exact"));
         assert!(error(r#"{"output_attribute": "wasm.x", "routes": ["/"]}"#).contains("bare name"));
     }
 
@@ -546,7 +608,9 @@ mod tests {
         assert!(!config.routes[2].path.matches(b"/api/v1x"));
         assert!(matches!(&config.routes[3].path, PathMatch::Prefix(p) if p == b"/x"));
         assert!(config.routes[4].path.matches(b"/carts/1/items"));
-        let strict = native(r#"{"normalize": {"ignore_trailing_slash": false}, "routes": [{"name": "c", "path_prefix": "/api/"}]}"#);
+        let strict = native(
+            r#"{"normalize": {"ignore_trailing_slash": false}, "routes": [{"name": "c", "path_prefix": "/api/"}]}"#,
+        );
         assert!(matches!(&strict.routes[0].path, PathMatch::Prefix(p) if p == b"/api/"));
     }
 
@@ -563,11 +627,15 @@ mod tests {
         assert_eq!(classes.iter().map(|c| c.to_string()).collect::<Vec<_>>(), vec!["500-599", "429", "400-403"]);
         assert!(config.routes[1].failure_classes.is_none());
         assert!(!native(r#"{"routes": ["/"]}"#).metrics.enabled, "off by default");
-        assert!(error(r#"{"metrics": {"enabled": "yes"}, "routes": ["/"]}"#).starts_with("metrics.enabled: expected true or false"));
-        assert!(error(r#"{"metrics": {"status_label": "codes"}, "routes": ["/"]}"#).starts_with("metrics.status_label: 'codes'"));
-        assert!(error(r#"{"metrics": {"prefix": "a-b"}, "routes": ["/"]}"#).starts_with("metrics.prefix: a Prometheus name"));
+        assert!(error(r#"{"metrics": {"enabled": "yes"}, "routes": ["/"]}"#)
+            .starts_with("metrics.enabled: expected true or false"));
+        assert!(error(r#"{"metrics": {"status_label": "codes"}, "routes": ["/"]}"#)
+            .starts_with("metrics.status_label: 'codes'"));
+        assert!(error(r#"{"metrics": {"prefix": "a-b"}, "routes": ["/"]}"#)
+            .starts_with("metrics.prefix: a Prometheus name"));
         assert!(error(r#"{"metrics": {"enable": true}, "routes": ["/"]}"#).starts_with("metrics.enable: unknown field"));
-        assert!(error(r#"{"routes": [{"name": "a", "failure_classes": ["6xx"]}]}"#).starts_with("routes[0].failure_classes[0]: '6xx'"));
+        assert!(error(r#"{"routes": [{"name": "a", "failure_classes": ["6xx"]}]}"#)
+            .starts_with("routes[0].failure_classes[0]: '6xx'"));
     }
 
     #[test]
@@ -575,27 +643,39 @@ mod tests {
         assert!(error(r#"{"routes": [{"name": "r", "path_regex": "/r/[0-9]+/"}]}"#)
             .starts_with("routes[0].path_regex: '/r/[0-9]+/' ends in '/', but trailing slashes are removed"));
         assert!(parse_config(br#"{"routes": [{"name": "r", "path_regex": "/r/[0-9]+/?"}]}"#).is_ok());
-        let keep = r#"{"normalize": {"ignore_trailing_slash": false}, "routes": [{"name": "r", "path_regex": "/r/[0-9]+/"}]}"#;
+        let keep =
+            r#"{"normalize": {"ignore_trailing_slash": false}, "routes": [{"name": "r", "path_regex": "/r/[0-9]+/"}]}"#;
         assert!(parse_config(keep.as_bytes()).is_ok());
     }
 
     #[test]
     fn limits() {
         let config = native(r#"{"limits": {"max_routes": 2, "max_path_bytes": 100}, "routes": ["/a", "/b"]}"#);
-        assert_eq!(config.limits, Limits { max_routes: 2, max_regex_bytes: crate::route::REGEX_SIZE_LIMIT, max_path_bytes: 100 });
+        assert_eq!(
+            config.limits,
+            Limits { max_routes: 2, max_regex_bytes: crate::route::REGEX_SIZE_LIMIT, max_path_bytes: 100 }
+        );
         assert_eq!(
             error(r#"{"limits": {"max_routes": 1}, "routes": ["/a", "/b"]}"#),
             "routes: 2 routes is more than limits.max_routes (1)"
         );
-        assert!(error(r#"{"limits": {"max_regex_bytes": 100}, "routes": [{"name": "r", "path_regex": "/[a-z]{1,200}"}]}"#)
-            .starts_with("routes[0].path_regex: invalid regex"));
-        assert_eq!(error(r#"{"limits": {"max_path_bytes": 0}, "routes": ["/"]}"#), "limits.max_path_bytes: expected a positive integer");
-        assert!(error(r#"{"limits": {"max_paths": 1}, "routes": ["/"]}"#).starts_with("limits.max_paths: unknown field"));
+        assert!(error(
+            r#"{"limits": {"max_regex_bytes": 100}, "routes": [{"name": "r", "path_regex": "/[a-z]{1,200}"}]}"#
+        )
+        .starts_with("routes[0].path_regex: invalid regex"));
+        assert_eq!(
+            error(r#"{"limits": {"max_path_bytes": 0}, "routes": ["/"]}"#),
+            "limits.max_path_bytes: expected a positive integer"
+        );
+        assert!(
+            error(r#"{"limits": {"max_paths": 1}, "routes": ["/"]}"#).starts_with("limits.max_paths: unknown field")
+        );
     }
 
     #[test]
     fn case_insensitive_lowers_literals() {
-        let config = native(r#"{"normalize": {"case_insensitive": true}, "routes": [{"name": "x", "path_exact": "/Books"}]}"#);
+        let config =
+            native(r#"{"normalize": {"case_insensitive": true}, "routes": [{"name": "x", "path_exact": "/Books"}]}"#);
         assert!(matches!(&config.routes[0].path, PathMatch::Exact(p) if p == b"/books"));
         assert!(config.normalize.case_insensitive && config.normalize.merge_slashes);
     }

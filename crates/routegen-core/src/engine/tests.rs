@@ -42,7 +42,9 @@ fn normalisation_applies_before_matching() {
     assert_eq!(name(&plan, "GET", "/books/%34%32", ""), Some("GET /books/{id}"));
     assert_eq!(name(&plan, "GET", "/books/%2e%2e/admin", ""), Some("GET /admin"));
     assert_eq!(name(&plan, "GET", "/books", ""), None, "no default: unset");
-    let raw = native(r#"{"normalize": {"merge_slashes": false, "ignore_trailing_slash": false}, "routes": ["GET /books/{id}"]}"#);
+    let raw = native(
+        r#"{"normalize": {"merge_slashes": false, "ignore_trailing_slash": false}, "routes": ["GET /books/{id}"]}"#,
+    );
     assert_eq!(name(&raw, "GET", "//books/42", ""), None);
     assert_eq!(name(&raw, "GET", "/books/42/", ""), None);
 }
@@ -133,7 +135,14 @@ fn random_route(rng: &mut Rng, n: usize) -> RouteSpec {
         0 => PathMatch::Prefix(text.replace(['{', '}', '*'], "").into_bytes()),
         6 => PathMatch::DirPrefix(format!("{}/", text.replace(['{', '}', '*'], "")).into_bytes()),
         1 => PathMatch::Exact(text.replace(['{', '}', '*'], "").into_bytes()),
-        2 => PathMatch::Regex(crate::route::PathRegex::new(&format!("{}[a-z0-9]*", text.replace(['{', '}', '*', '.'], "")), rng.next() % 2 == 0, false).unwrap()),
+        2 => PathMatch::Regex(
+            crate::route::PathRegex::new(
+                &format!("{}[a-z0-9]*", text.replace(['{', '}', '*', '.'], "")),
+                rng.next() % 2 == 0,
+                false,
+            )
+            .unwrap(),
+        ),
         3 if rng.next() % 3 == 0 => PathMatch::Any,
         _ => PathMatch::Template(Template::parse(&text).unwrap()),
     };
@@ -219,7 +228,11 @@ impl Activation for Req {
         self.attrs.get(&attr).cloned()
     }
     fn header(&mut self, response: bool, name: &str) -> Option<String> {
-        if response { self.response_headers.get(name).cloned() } else { self.headers.get(name).cloned() }
+        if response {
+            self.response_headers.get(name).cloned()
+        } else {
+            self.headers.get(name).cloned()
+        }
     }
 }
 
@@ -279,7 +292,11 @@ fn attributegen_operation_example() {
     assert_eq!(run(plan, &mut Req::new("GET", "/shelves/s1/books/b2"), &mut NoHostCel), Outcome::Set("GetBook"));
     assert_eq!(run(plan, &mut Req::new("POST", "/books/"), &mut NoHostCel), Outcome::Set("CreateBook"));
     assert_eq!(run(plan, &mut Req::new("POST", "/books"), &mut NoHostCel), Outcome::NoMatch);
-    assert_eq!(run(plan, &mut Req::new("GET", "//books"), &mut NoHostCel), Outcome::NoMatch, "no normalisation in the drop-in");
+    assert_eq!(
+        run(plan, &mut Req::new("GET", "//books"), &mut NoHostCel),
+        Outcome::NoMatch,
+        "no normalisation in the drop-in"
+    );
 }
 
 const RESPONSE_CODES: &str = r#"{"attributes": [{"output_attribute": "istio_responseClass", "match": [
@@ -297,8 +314,14 @@ fn attributegen_response_code_example() {
     let (plans, _) = attributes(RESPONSE_CODES, &mut NoHostCel);
     let plan = &plans[0];
     assert_eq!(plan.phase, Phase::AfterResponse);
-    for (code, expected) in [(200, "2xx"), (204, "2xx"), (404, "404"), (418, "4xx"), (503, "503"), (500, "5xx"), (429, "429")] {
-        assert_eq!(run(plan, &mut Req::new("GET", "/").code(code), &mut NoHostCel), Outcome::Set(expected), "code {code}");
+    for (code, expected) in
+        [(200, "2xx"), (204, "2xx"), (404, "404"), (418, "4xx"), (503, "503"), (500, "5xx"), (429, "429")]
+    {
+        assert_eq!(
+            run(plan, &mut Req::new("GET", "/").code(code), &mut NoHostCel),
+            Outcome::Set(expected),
+            "code {code}"
+        );
     }
     assert_eq!(run(plan, &mut Req::new("GET", "/").code(302), &mut NoHostCel), Outcome::NoMatch);
 }
@@ -324,13 +347,20 @@ fn an_evaluation_error_abandons_the_attribute() {
         {"value": "guarded", "condition": "request.method == 'PUT' && request.headers['x-b'] == 'b'"}]}]}"#;
     let (plans, _) = attributes(json, &mut NoHostCel);
     let plan = &plans[0];
-    assert_eq!(run(plan, &mut Req::new("GET", "/early"), &mut NoHostCel), Outcome::Set("early"), "decided before the error");
+    assert_eq!(
+        run(plan, &mut Req::new("GET", "/early"), &mut NoHostCel),
+        Outcome::Set("early"),
+        "decided before the error"
+    );
     assert!(matches!(run(plan, &mut Req::new("GET", "/late"), &mut NoHostCel), Outcome::Error { position: 1, .. }));
     assert_eq!(run(plan, &mut Req::new("GET", "/late").header("x-a", "z"), &mut NoHostCel), Outcome::Set("late"));
     assert_eq!(run(plan, &mut Req::new("GET", "/x").header("x-a", "a"), &mut NoHostCel), Outcome::Set("header"));
     // The indexed part of "guarded" is false for GET, so its missing header is no error (CEL &&).
     assert_eq!(run(plan, &mut Req::new("GET", "/x").header("x-a", "z"), &mut NoHostCel), Outcome::NoMatch);
-    assert!(matches!(run(plan, &mut Req::new("PUT", "/x").header("x-a", "z"), &mut NoHostCel), Outcome::Error { position: 3, .. }));
+    assert!(matches!(
+        run(plan, &mut Req::new("PUT", "/x").header("x-a", "z"), &mut NoHostCel),
+        Outcome::Error { position: 3, .. }
+    ));
 }
 
 #[test]
@@ -353,7 +383,8 @@ fn host_cel_fallback() {
     assert!(matches!(run(&plans[0], &mut Req::new("GET", "/b"), &mut NoHostCel), Outcome::Error { position: 1, .. }));
 
     // Rejected by both: a config error naming the field.
-    let bad = r#"{"attributes": [{"output_attribute": "a", "match": [{"value": "x", "condition": "syntax error ("}]}]}"#;
+    let bad =
+        r#"{"attributes": [{"output_attribute": "a", "match": [{"value": "x", "condition": "syntax error ("}]}]}"#;
     let err = compile_bytes(bad.as_bytes(), &mut FakeHost::default()).unwrap_err();
     assert_eq!(err.field, "attributes[0].match[0].condition");
     assert!(err.reason.starts_with("invalid CEL: "), "{}", err.reason);
@@ -364,7 +395,10 @@ fn missing_pseudo_headers_fall_back_to_in_order_evaluation() {
     let (plans, _) = attributes(OPERATIONS, &mut NoHostCel);
     let mut req = Req::default();
     // No method, no path: CEL errors on the first condition that reads them.
-    assert!(matches!(plans[0].evaluate(None, &mut req, &mut NoHostCel, &mut Vec::new()), Outcome::Error { position: 0, .. }));
+    assert!(matches!(
+        plans[0].evaluate(None, &mut req, &mut NoHostCel, &mut Vec::new()),
+        Outcome::Error { position: 0, .. }
+    ));
 }
 
 #[test]
@@ -387,9 +421,8 @@ fn indexed_and_in_order_evaluation_agree_on_random_conditions() {
     let mut rng = Rng(42);
     for _ in 0..300 {
         let n = 1 + rng.next() % 8;
-        let matches: Vec<String> = (0..n)
-            .map(|i| format!(r#"{{"value": "v{i}", "condition": {:?}}}"#, rng.pick(&conditions)))
-            .collect();
+        let matches: Vec<String> =
+            (0..n).map(|i| format!(r#"{{"value": "v{i}", "condition": {:?}}}"#, rng.pick(&conditions))).collect();
         let json = format!(r#"{{"attributes": [{{"output_attribute": "a", "match": [{}]}}]}}"#, matches.join(","));
         let (plans, _) = attributes(&json, &mut NoHostCel);
         for _ in 0..10 {
