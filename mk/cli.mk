@@ -16,7 +16,7 @@ CLI_BIN := target/debug/routegen
 cli-unit:
 	cargo test --quiet -p routegen-cli
 
-cli-test: cli-unit build venv prometheus github-api $(call envoy_bin,$(ENVOY_VERSION))
+cli-test: cli-unit build venv prometheus github-api schemas $(call envoy_bin,$(ENVOY_VERSION))
 	cargo build --quiet -p routegen-cli --bin routegen
 	ROUTEGEN_CLI=$(abspath $(CLI_BIN)) ROUTEGEN_WASM=$(abspath $(WASM)) \
 	ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) GITHUB_API=$(abspath $(GITHUB_API)) \

@@ -14,7 +14,8 @@ ROUTEGEN_VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | h
 OCI_DIR          := target/oci
 OCI_TAR          := $(OCI_DIR)/routegen-oci.tar
 OCI_TAG          ?= $(ROUTEGEN_VERSION)
-# CRD schemas the manifests are validated against (the Istio and Gateway API CRDs).
+# Raw CRD files (Istio, Gateway API) the manifests are also validated against where present; the
+# npm validators of `make schemas` (mk/schemas.mk) are always used.
 ROUTEGEN_SCHEMAS ?= $(abspath ../shared/schemas)
 # Extra arguments for the demo, e.g. make demo DEMO_ARGS=--linger=120 (keeps it up to curl around).
 DEMO_ARGS        ?=
@@ -39,7 +40,7 @@ cli:
 	cargo build --quiet -p routegen-cli --bin routegen
 
 ## istio-check: every manifest in istio/ against the CRD schemas; every pluginConfig through routegen check
-istio-check: cli venv
+istio-check: cli venv schemas
 	ROUTEGEN_SCHEMAS=$(ROUTEGEN_SCHEMAS) $(PY) tools/validate_manifests.py --routegen $(ROUTEGEN_CLI) istio
 
 ## envoy-config: embed examples/envoy/routegen.json in examples/envoy/envoy.yaml (after editing it)
@@ -52,7 +53,7 @@ ship-tools:
 	@command -v promtool >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus)
 
 ## artifacts-test: schemas, routegen check, OCI, compose, promtool, Envoy validate, dashboard, demo
-artifacts-test: build cli venv ship-tools oci $(call envoy_bin,$(ENVOY_VERSION))
+artifacts-test: build cli venv ship-tools oci schemas $(call envoy_bin,$(ENVOY_VERSION))
 	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) \
 	ROUTEGEN_CLI=$(abspath $(ROUTEGEN_CLI)) ROUTEGEN_SCHEMAS=$(ROUTEGEN_SCHEMAS) \
 	ROUTEGEN_OCI_TAR=$(abspath $(OCI_TAR)) \
