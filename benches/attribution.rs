@@ -409,7 +409,7 @@ struct NativeRow {
     mismatches: usize,
 }
 
-struct AgRow {
+struct AttributegenRow {
     label: String,
     conditions: usize,
     indexed: usize,
@@ -491,10 +491,10 @@ fn run_attributegen(
     requests: &[Request],
     scan: &RegexScan,
     scan_ns: f64,
-) -> AgRow {
+) -> AttributegenRow {
     let config = attributegen_config(ops);
     let compiled = compile(settings, &config);
-    let Mode::AttributeGen(attributes) = &compiled.engine.mode else { panic!("not an attributegen config") };
+    let Mode::Attributegen(attributes) = &compiled.engine.mode else { panic!("not an attributegen config") };
     let plan = &attributes[0];
     let names: Vec<String> = ops.iter().map(Op::name).collect();
     let mut scratch = Vec::new();
@@ -548,7 +548,7 @@ fn run_attributegen(
             }
         })
     });
-    AgRow {
+    AttributegenRow {
         label: label.to_string(),
         conditions: ops.len(),
         indexed: plan.indexed_len(),

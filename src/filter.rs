@@ -74,7 +74,9 @@ impl RootContext for Root {
             }
             Err(e) => {
                 error!("routegen: configuration rejected: {e}");
-                stats::count_error(metrics::DEFAULT_PREFIX, "config");
+                // Counted under the prefix of the configuration that keeps serving.
+                let prefix = self.loaded.as_ref().map_or(metrics::DEFAULT_PREFIX, |l| l.engine.metrics_prefix());
+                stats::count_error(prefix, "config");
                 false
             }
         }
@@ -98,7 +100,7 @@ fn summary(engine: &Engine) -> String {
             plan.services.len(),
             if plan.metrics.enabled { "on" } else { "off" }
         ),
-        Mode::AttributeGen(attributes) => {
+        Mode::Attributegen(attributes) => {
             let matches: usize = attributes.iter().map(|a| a.matches.len()).sum();
             let indexed: usize = attributes.iter().map(AttributePlan::indexed_len).sum();
             format!("attributegen: {} attributes, {matches} matches, {indexed} indexed", attributes.len())
@@ -107,7 +109,7 @@ fn summary(engine: &Engine) -> String {
 }
 
 fn release_host_expressions(engine: &Engine) {
-    if let Mode::AttributeGen(attributes) = &engine.mode {
+    if let Mode::Attributegen(attributes) = &engine.mode {
         for m in attributes.iter().flat_map(|a| a.matches.iter()) {
             if let Condition::Host { token: Some(token), .. } = m.condition {
                 let _ = host::call_foreign("expr_delete", &token.to_le_bytes());
@@ -155,14 +157,14 @@ impl HttpContext for Request {
                     );
                 }
                 if let Some(name) = decision.name {
-                    write_attribute(&plan.output_attribute, name);
+                    write_attribute(engine, &plan.output_attribute, name);
                 }
                 if plan.metrics.enabled {
                     let start_ns = host::now_nanos();
                     self.counted = Some(Counted { route: decision.route, service: decision.service, start_ns });
                 }
             }
-            Mode::AttributeGen(attributes) => run_attributes(&loaded, attributes, Phase::OnRequest),
+            Mode::Attributegen(attributes) => run_attributes(&loaded, attributes, Phase::OnRequest),
         }
         Action::Continue
     }
@@ -170,7 +172,7 @@ impl HttpContext for Request {
     fn on_log(&mut self) {
         let Some(loaded) = self.loaded.clone() else { return };
         match &loaded.engine.mode {
-            Mode::AttributeGen(attributes) => run_attributes(&loaded, attributes, Phase::AfterResponse),
+            Mode::Attributegen(attributes) => run_attributes(&loaded, attributes, Phase::AfterResponse),
             Mode::Native(plan) => {
                 if let Some(counted) = self.counted.take() {
                     record_request(plan, &loaded.stats, &counted);
@@ -234,7 +236,7 @@ fn run_attributes(loaded: &Loaded, attributes: &[AttributePlan], phase: Phase) {
         let name = &attribute.output_attribute;
         match outcome {
             Outcome::Set(value) => {
-                write_attribute(name, value);
+                write_attribute(engine, name, value);
                 if engine.debug {
                     info!("routegen: {name} -> {value}");
                 }
@@ -243,7 +245,7 @@ fn run_attributes(loaded: &Loaded, attributes: &[AttributePlan], phase: Phase) {
             Outcome::NoMatch => {}
             // attributegen's semantics: an evaluation error abandons the attribute.
             Outcome::Error { position, message } => {
-                stats::count_error(metrics::DEFAULT_PREFIX, "evaluation");
+                stats::count_error(engine.metrics_prefix(), "evaluation");
                 if engine.debug {
                     warn!("routegen: {name}: match[{position}] failed to evaluate ({message}), left unset");
                 }
@@ -256,9 +258,9 @@ fn request_header(name: &str) -> Option<Vec<u8>> {
     host::header(host::REQUEST_HEADERS, name).ok().flatten()
 }
 
-fn write_attribute(name: &str, value: &str) {
+fn write_attribute(engine: &Engine, name: &str, value: &str) {
     if let Err(status) = host::set_property(name, value.as_bytes()) {
-        stats::count_error(metrics::DEFAULT_PREFIX, "host");
+        stats::count_error(engine.metrics_prefix(), "host");
         warn!("routegen: could not set filter state wasm.{name} (status {status})");
     }
 }

@@ -41,7 +41,7 @@ fn plans() -> &'static [AttributePlan] {
     static PLANS: OnceLock<Vec<AttributePlan>> = OnceLock::new();
     PLANS.get_or_init(|| {
         match compile_bytes(CONFIG.as_bytes(), &mut NoHostCel).expect("fixed config compiles").0.mode {
-            Mode::AttributeGen(attributes) => attributes,
+            Mode::Attributegen(attributes) => attributes,
             Mode::Native(_) => unreachable!(),
         }
     })

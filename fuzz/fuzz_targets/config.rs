@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        Mode::AttributeGen(attributes) => {
+        Mode::Attributegen(attributes) => {
             let mut scratch = Vec::new();
             for attribute in attributes {
                 let mut act = common::FuzzActivation::from_pieces(&[b"GET", b"/books/1", b"/books/1"]);

@@ -60,7 +60,7 @@ fn plans() -> &'static [NativePlan] {
             .iter()
             .map(|json| match compile_bytes(json.as_bytes(), &mut NoHostCel).expect("fixed config compiles").0.mode {
                 Mode::Native(plan) => plan,
-                Mode::AttributeGen(_) => unreachable!(),
+                Mode::Attributegen(_) => unreachable!(),
             })
             .collect()
     })

@@ -98,7 +98,7 @@ pub fn run(args: Args) -> Result<u8> {
 fn summary(engine: &Engine) -> (&'static str, usize) {
     match &engine.mode {
         Mode::Native(plan) => ("native", plan.routes().count()),
-        Mode::AttributeGen(attributes) => ("attributegen", attributes.iter().map(|a| a.matches.len()).sum()),
+        Mode::Attributegen(attributes) => ("attributegen", attributes.iter().map(|a| a.matches.len()).sum()),
     }
 }
 
@@ -107,7 +107,7 @@ fn summary(engine: &Engine) -> (&'static str, usize) {
 pub fn review(engine: &Engine, notes: &[Note]) -> Vec<Finding> {
     let mut findings = match &engine.mode {
         Mode::Native(plan) => review_native(plan),
-        Mode::AttributeGen(attributes) => {
+        Mode::Attributegen(attributes) => {
             attributes.iter().enumerate().flat_map(|(i, a)| review_attribute(a, &format!("attributes[{i}]"))).collect()
         }
     };

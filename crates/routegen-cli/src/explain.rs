@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<u8> {
     let request = Request { args: &args, headers };
     let report = match &loaded.engine.mode {
         Mode::Native(plan) => explain_native(plan, &request)?,
-        Mode::AttributeGen(attributes) => explain_attributegen(attributes, &request)?,
+        Mode::Attributegen(attributes) => explain_attributegen(attributes, &request)?,
     };
     match args.output {
         Format::Json | Format::Yaml => print!("{}", common::to_text(&report.json, args.output)?),

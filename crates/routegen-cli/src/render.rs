@@ -76,7 +76,7 @@ pub struct IstioArgs {
 fn output_attribute(mode: &Mode) -> String {
     match mode {
         Mode::Native(plan) => plan.output_attribute.clone(),
-        Mode::AttributeGen(attributes) => {
+        Mode::Attributegen(attributes) => {
             attributes.first().map(|a| a.output_attribute.clone()).unwrap_or_else(|| "istio_operationId".to_string())
         }
     }

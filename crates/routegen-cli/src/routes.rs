@@ -228,7 +228,7 @@ fn configured_routes(path: &std::path::Path) -> Result<Configured> {
             }
             Ok(Configured { routes, default: plan.default.clone(), prefix: plan.metrics.prefix.clone() })
         }
-        Mode::AttributeGen(attributes) => {
+        Mode::Attributegen(attributes) => {
             let routes = attributes
                 .first()
                 .map(|a| a.matches.iter().map(|m| (m.value.clone(), None)).collect())

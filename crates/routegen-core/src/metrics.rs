@@ -12,12 +12,6 @@
 
 use std::fmt;
 
-/// Latency buckets (ms) for `histogram_bucket_settings`: Linkerd's, which suit service latencies.
-pub const LATENCY_BUCKETS_MS: &[u32] = &[
-    1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000,
-    40000, 50000,
-];
-
 /// The metric name prefix when the config names none (and for config errors, before any).
 pub const DEFAULT_PREFIX: &str = "routegen";
 

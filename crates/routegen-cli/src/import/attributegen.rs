@@ -45,7 +45,7 @@ pub struct Args {
 pub fn import(args: &Args) -> Result<Imported> {
     let document = input::load_config(&args.config).map_err(Exit::usage)?;
     let (engine, _) = common::compile_value(&document).map_err(|e| Exit::invalid(e.to_string()))?;
-    let Mode::AttributeGen(attributes) = &engine.mode else {
+    let Mode::Attributegen(attributes) = &engine.mode else {
         return Err(Exit::invalid(format!("{} is already in the native format", args.config.display())));
     };
     let (index, attribute) = match (&args.attribute, attributes.len()) {

@@ -154,7 +154,7 @@ pub fn specs(routes: &[Value], normalize: Option<&Value>) -> Result<(Vec<RouteSp
             let universe = Universe::native(&native.normalize);
             Ok((native.routes, universe))
         }
-        Ok(Config::AttributeGen(_)) => {
+        Ok(Config::Attributegen(_)) => {
             Err(ImportError::Internal("internal error: routes parsed as attributegen".to_string()))
         }
         Err(e) => Err(ImportError::Internal(format!(

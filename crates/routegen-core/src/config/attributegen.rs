@@ -14,20 +14,20 @@ use super::{
 };
 
 #[derive(Debug)]
-pub struct AgConfig {
+pub struct AttributegenConfig {
     pub debug: bool,
-    pub attributes: Vec<AgAttribute>,
+    pub attributes: Vec<AttributegenAttribute>,
 }
 
 #[derive(Debug)]
-pub struct AgAttribute {
+pub struct AttributegenAttribute {
     pub output_attribute: String,
     pub phase: Phase,
-    pub matches: Vec<AgMatch>,
+    pub matches: Vec<AttributegenMatch>,
 }
 
 #[derive(Debug)]
-pub struct AgMatch {
+pub struct AttributegenMatch {
     pub value: String,
     /// CEL; empty means true.
     pub condition: String,
@@ -42,7 +42,7 @@ pub enum Phase {
     OnRequest,
 }
 
-pub fn parse(object: &Object) -> Result<AgConfig, ConfigError> {
+pub fn parse(object: &Object) -> Result<AttributegenConfig, ConfigError> {
     let debug = match object.get("debug") {
         Some(value) => expect_bool(value, "debug")?,
         None => false,
@@ -58,7 +58,7 @@ pub fn parse(object: &Object) -> Result<AgConfig, ConfigError> {
     if total > MAX_ROUTES {
         return Err(ConfigError::new("attributes", format!("{total} matches is more than the limit of {MAX_ROUTES}")));
     }
-    Ok(AgConfig { debug, attributes })
+    Ok(AttributegenConfig { debug, attributes })
 }
 
 /// A field under either its proto name or its JSON (camelCase) name.
@@ -66,7 +66,7 @@ fn field<'a>(object: &'a Object, proto: &str, json: &str) -> Option<&'a Value> {
     object.get(proto).or_else(|| object.get(json))
 }
 
-fn parse_attribute(value: &Value, at: &str) -> Result<AgAttribute, ConfigError> {
+fn parse_attribute(value: &Value, at: &str) -> Result<AttributegenAttribute, ConfigError> {
     let object = expect_object(value, at)?;
     let name_field = join(at, "output_attribute");
     let output_attribute = match field(object, "output_attribute", "outputAttribute") {
@@ -91,10 +91,10 @@ fn parse_attribute(value: &Value, at: &str) -> Result<AgAttribute, ConfigError> 
                 Some(value) => expect_str(value, &join(&entry_field, "condition"))?.to_string(),
                 None => String::new(),
             };
-            matches.push(AgMatch { value, condition });
+            matches.push(AttributegenMatch { value, condition });
         }
     }
-    Ok(AgAttribute { output_attribute, phase, matches })
+    Ok(AttributegenAttribute { output_attribute, phase, matches })
 }
 
 fn parse_phase(value: &Value, at: &str) -> Result<Phase, ConfigError> {
@@ -122,9 +122,9 @@ mod tests {
     use super::*;
     use crate::config::{parse as parse_config, Config};
 
-    fn ag(json: &str) -> AgConfig {
+    fn ag(json: &str) -> AttributegenConfig {
         match parse_config(json.as_bytes()).unwrap() {
-            Config::AttributeGen(config) => config,
+            Config::Attributegen(config) => config,
             Config::Native(_) => panic!("not attributegen"),
         }
     }

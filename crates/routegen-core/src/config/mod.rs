@@ -11,7 +11,7 @@ pub mod native;
 use document::{Json as Value, Object};
 use std::fmt;
 
-pub use attributegen::{AgAttribute, AgConfig, AgMatch, Phase};
+pub use attributegen::{AttributegenAttribute, AttributegenConfig, AttributegenMatch, Phase};
 pub use document::Json;
 pub use native::{NativeConfig, ServiceSpec};
 
@@ -22,7 +22,7 @@ pub const MAX_ROUTES: usize = 100_000;
 #[derive(Debug)]
 pub enum Config {
     Native(NativeConfig),
-    AttributeGen(AgConfig),
+    Attributegen(AttributegenConfig),
 }
 
 /// A rejected configuration: where, and why.
@@ -77,7 +77,7 @@ pub fn parse_value(value: &Value) -> Result<Config, ConfigError> {
         .as_object()
         .ok_or_else(|| ConfigError::new("", format!("expected a JSON object, found {}", kind(value))))?;
     if object.contains_key("attributes") {
-        attributegen::parse(object).map(Config::AttributeGen)
+        attributegen::parse(object).map(Config::Attributegen)
     } else {
         native::parse(object).map(Config::Native)
     }
@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn detects_the_format() {
         assert!(matches!(parse(br#"{"routes": ["/"]}"#).unwrap(), Config::Native(_)));
-        assert!(matches!(parse(br#"{"attributes": []}"#).unwrap(), Config::AttributeGen(_)));
+        assert!(matches!(parse(br#"{"attributes": []}"#).unwrap(), Config::Attributegen(_)));
     }
 
     #[test]

@@ -262,11 +262,6 @@ fn parse_services(
     Ok(services)
 }
 
-/// A `routes` array with the default limits.
-pub fn parse_routes(value: &Value, field: &str, normalize: &NormalizeOptions) -> Result<Vec<RouteSpec>, ConfigError> {
-    parse_routes_with(value, field, normalize, &Limits::default())
-}
-
 fn parse_routes_with(
     value: &Value,
     field: &str,
@@ -505,7 +500,7 @@ mod tests {
     fn native(json: &str) -> NativeConfig {
         match parse_config(json.as_bytes()).unwrap() {
             Config::Native(config) => config,
-            Config::AttributeGen(_) => panic!("not native"),
+            Config::Attributegen(_) => panic!("not native"),
         }
     }
 

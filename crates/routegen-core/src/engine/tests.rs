@@ -1,13 +1,15 @@
+use super::native::strip_port;
 use super::*;
-use crate::cel::{Attr, Value};
+use crate::cel::{Activation, Attr, Value};
+use crate::config::Phase;
 use crate::reference;
-use crate::route::PathMatch;
+use crate::route::{MethodSet, PathMatch, RouteSpec};
 use crate::template::Template;
 
 fn native(json: &str) -> NativePlan {
     match compile_bytes(json.as_bytes(), &mut NoHostCel).unwrap().0.mode {
         Mode::Native(plan) => plan,
-        Mode::AttributeGen(_) => panic!("not native"),
+        Mode::Attributegen(_) => panic!("not native"),
     }
 }
 
@@ -263,7 +265,7 @@ impl HostCel for FakeHost {
 fn attributes(json: &str, host: &mut dyn HostCel) -> (Vec<AttributePlan>, Vec<Note>) {
     let (engine, notes) = compile_bytes(json.as_bytes(), host).unwrap();
     match engine.mode {
-        Mode::AttributeGen(plans) => (plans, notes),
+        Mode::Attributegen(plans) => (plans, notes),
         Mode::Native(_) => panic!("not attributegen"),
     }
 }
