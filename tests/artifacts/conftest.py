@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ROOT / "tools"
-sys.path.insert(0, str(TOOLS))
+from routegen_support import fixtures
+from routegen_support.paths import ROOT
 
 
 def _resolve(var: str, fallback: Path) -> str:
-    value = os.environ.get(var)
-    path = Path(value) if value else fallback
-    if not path.exists():
-        raise pytest.UsageError(f"{var}={path} does not exist (run the suite through `make artifacts-test`)")
-    return str(path.resolve())
+    return fixtures.resolve(var, fallback, "artifacts-test")
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +47,7 @@ def schema_store(request):
     """Every schema validator available (tools/validate_manifests.py): the raw CRDs in
     ROUTEGEN_SCHEMAS (default ../shared/schemas) and/or `make schemas`'s npm validators in
     ROUTEGEN_SCHEMA_MODELS (default .cache/schemas). Says which; fails if there is none."""
-    import validate_manifests
+    from routegen_support.tools import validate_manifests
 
     store = validate_manifests.Validators()
     validate_manifests.announce(request.config, "tests/artifacts", store)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from routegen_support import prom
+
 KEYWORDS = {
     "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
     "offset", "atan2",
@@ -106,12 +108,6 @@ def label_values_query(query: str) -> tuple[str, set] | None:
 def exposition(text: str) -> dict[str, set]:
     """Prometheus text format → {series name: {label names}} (histograms as _bucket/_sum/_count)."""
     out: dict[str, set] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s", line)
-        if not m:
-            continue
-        labels = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="(?:\\.|[^"\\])*"', m.group(3) or ""))
-        out.setdefault(m.group(1), set()).update(labels)
+    for sample in prom.parse(text):
+        out.setdefault(sample.name, set()).update(sample.labels)
     return out

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-import demo
 from conftest import ROOT
+from routegen_support import demo
 
 ROW = re.compile(r"^(?P<route>\S.*?)\s{2,}(?P<requests>\d+)\s+(?P<success>[\d.]+%|-)\s+(?P<p50>\S+)\s+(?P<p99>\S+)\s+"
                  r"(?P<expected>\d+)\s+(?P<exp_success>[\d.]+%|-)\s+(?P<mark>ok|MISMATCH)$")

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-import demo
 import promql_names
-import sync_envoy_config
 from conftest import ROOT, require_tool
+from routegen_support import demo
+from routegen_support.envoy import version as envoy_version
+from routegen_support.tools import sync_envoy_config
 
 EXAMPLE = ROOT / "examples/envoy"
 COMPOSE = EXAMPLE / "docker-compose.yaml"
@@ -92,7 +93,7 @@ def test_compose_images_are_pinned(compose, envoy_bin):
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: pin {image} to a version"
     assert images["envoy"].startswith("envoyproxy/envoy:")
     assert images["podinfo"].startswith("ghcr.io/stefanprodan/podinfo:")
-    version = re.search(r"/(\d+\.\d+\.\d+)/", subprocess.run([envoy_bin, "--version"], capture_output=True, text=True).stdout).group(1)
+    version = envoy_version(envoy_bin)
     assert images["envoy"] == f"envoyproxy/envoy:v{version}", "the compose Envoy must be the version the tests validate with"
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import validate_manifests as vm
+from routegen_support.tools import validate_manifests as vm
 from conftest import ROOT
 
 ISTIO = ROOT / "istio"

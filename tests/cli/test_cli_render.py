@@ -7,31 +7,18 @@ says which it used, and the tests fail if there is none."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 
 import pytest
 import yaml
 
 from conftest import FIXTURES, ROOT
+from routegen_support.tools import validate_manifests as vm
 
 IMAGE = "ghcr.io/your-org/routegen:0.1.0"
 DIGEST = "ab" * 32
 
-
-def _tool(name: str):
-    """tools/<name>.py as module `name` (once per session)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-vm = _tool("validate_manifests")
 
 
 @pytest.fixture(scope="module")

@@ -9,95 +9,32 @@
 
 from __future__ import annotations
 
-import ctypes
 import http.server
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import threading
 import time
-import urllib.request
 
 import pytest
-import yaml
 
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent():
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-    except Exception:
-        pass
+from routegen_support import prom as prometheus
+from routegen_support.envoy import EnvoyProcess, bootstrap, cluster_route, http_listener, static_cluster, virtual_host
+from routegen_support.http import http_exchange
+from routegen_support.ports import HOST, free_port
+from routegen_support.waiting import wait_for
 
 
 def wait_until(check, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(check, timeout, 0.2, what, ignore=(OSError,))
 
 
-def get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as reply:
-        return reply.read()
-
-
-class Process:
-    """A child process stopped (by its own pid) when the test ends."""
-
-    def __init__(self, args, log):
-        self.log = open(log, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.log.close()
-
-
-def start_prometheus(workdir, targets) -> tuple[Process, int]:
-    binary = shutil.which("prometheus")
-    if not binary:
+def start_prometheus(workdir, targets):
+    if not shutil.which("prometheus"):
         pytest.skip("no prometheus binary (make prometheus)")
-    port = free_port()
-    (workdir / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": job, "metrics_path": path, "static_configs": [{"targets": [target]}]}
-                           for job, path, target in targets],
-    }))
-    prom = Process([binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-                    f"--web.listen-address={HOST}:{port}"], workdir / "prometheus.log")
-    wait_until(lambda: b"Ready" in get(f"http://{HOST}:{port}/-/ready"), 30, "Prometheus ready")
-    return prom, port
+    return prometheus.start_prometheus(workdir, targets)
 
 
-def prom_value(port, query) -> float:
-    url = f"http://{HOST}:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
-    result = json.loads(get(url))["data"]["result"]
-    return float(result[0]["value"][1]) if result else 0.0
-
-
-import urllib.parse  # noqa: E402
+prom_value = prometheus.value
 
 
 def test_unreachable_prometheus_is_exit_2(run):
@@ -217,12 +154,8 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 
 def send(port, path, times):
     for _ in range(times):
-        with socket.create_connection((HOST, port), timeout=5) as s:
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n".encode())
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-            assert data.startswith(b"HTTP/1.1 "), data[:100]
+        status, head, _ = http_exchange(port, f"GET {path} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n".encode(), timeout=5)
+        assert head.startswith(b"HTTP/1.1 ") and status, head[:100]
 
 
 def test_envoy_source_with_a_real_envoy(run, tmp_path, envoy_bin, wasm_path):
@@ -232,30 +165,17 @@ def test_envoy_source_with_a_real_envoy(run, tmp_path, envoy_bin, wasm_path):
     snippet = json.loads(run("render", "envoy", config, "--wasm", wasm_path, "-o", "json").stdout)
     upstream = http.server.ThreadingHTTPServer((HOST, 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    port, admin = free_port(), free_port()
-    bootstrap = {
-        "admin": {"address": {"socket_address": {"address": HOST, "port_value": admin}}},
-        "stats_config": snippet["stats_config"],
-        "static_resources": {
-            "listeners": [{"name": "main", "address": {"socket_address": {"address": HOST, "port_value": port}},
-                           "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
-                               "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                               "stat_prefix": "ingress",
-                               "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-                                   {"match": {"prefix": "/"}, "route": {"cluster": "app"}}]}]},
-                               "http_filters": snippet["http_filters"] + [{"name": "envoy.filters.http.router", "typed_config": {
-                                   "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]}}]}]}],
-            "clusters": [{"name": "app", "type": "STATIC", "connect_timeout": "1s", "load_assignment": {
-                "cluster_name": "app", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-                    "address": HOST, "port_value": upstream.server_address[1]}}}}]}]}}],
-        },
-    }
-    (tmp_path / "envoy.yaml").write_text(yaml.safe_dump(bootstrap))
-    envoy = Process([str(envoy_bin), "-c", str(tmp_path / "envoy.yaml"), "--base-id", str(os.getpid() % 20000 * 100 + 57),
-                     "--disable-hot-restart", "--concurrency", "1"], tmp_path / "envoy.log")
+
+    def envoy_config(e: EnvoyProcess) -> dict:
+        listener = http_listener(e.port, http_filters=snippet["http_filters"], virtual_hosts=[virtual_host([cluster_route("app")])])
+        return bootstrap(e.admin_port, [listener], [static_cluster("app", upstream.server_address[1])],
+                         stats_config=snippet["stats_config"])
+
+    envoy = EnvoyProcess(envoy_bin, tmp_path, envoy_config, ready_timeout=30)
     prom = None
     try:
-        wait_until(lambda: b"LIVE" in get(f"http://{HOST}:{admin}/ready"), 30, "Envoy ready")
+        envoy.start()
+        port, admin = envoy.port, envoy.admin_port
         prom, prom_port = start_prometheus(tmp_path, [("envoy", "/stats/prometheus", f"{HOST}:{admin}")])
         # One request per route first, so every series exists before the measured burst.
         for path in ("/ok", "/fail", "/slow", "/nowhere"):

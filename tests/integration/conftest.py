@@ -9,53 +9,32 @@ Envoy still running is checked for a wasm VM trap in its log.
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from envoy_harness import Envoy
-
-ROOT = Path(__file__).resolve().parents[2]
+from routegen_support.envoy import version_tuple
+from routegen_support.fixtures import private_copy, resolve
+from routegen_support.harness import Envoy
+from routegen_support.paths import ROOT
 
 _running: list[Envoy] = []
-
-
-def _resolve(var: str, fallback: Path) -> str:
-    value = os.environ.get(var)
-    if value:
-        path = Path(value)
-    elif fallback.exists():
-        path = fallback
-    else:
-        raise pytest.UsageError(f"{var} is not set (run the suite through `make integration`)")
-    if not path.exists():
-        raise pytest.UsageError(f"{var}={path} does not exist")
-    return str(path.resolve())
 
 
 @pytest.fixture(scope="session")
 def wasm_path(tmp_path_factory) -> str:
     """A private copy of the module: a rebuild during the run cannot swap it under a test."""
-    source = _resolve("ROUTEGEN_WASM", ROOT / "target/wasm32-wasip1/release/routegen.wasm")
-    copy = tmp_path_factory.mktemp("module") / "routegen.wasm"
-    shutil.copyfile(source, copy)
-    return str(copy)
+    source = resolve("ROUTEGEN_WASM", ROOT / "target/wasm32-wasip1/release/routegen.wasm", "integration")
+    return private_copy(source, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def envoy_bin() -> str:
-    return _resolve("ENVOY_BIN", ROOT / ".cache/envoy-1.40.0/bin/envoy")
+    return resolve("ENVOY_BIN", ROOT / ".cache/envoy-1.40.0/bin/envoy", "integration")
 
 
 @pytest.fixture(scope="session")
 def envoy_version(envoy_bin) -> tuple[int, int, int]:
-    out = subprocess.run([envoy_bin, "--version"], capture_output=True, text=True, timeout=30).stdout
-    m = re.search(r"/(\d+)\.(\d+)\.(\d+)/", out)
-    assert m, f"cannot read the Envoy version from {out!r}"
-    return tuple(int(x) for x in m.groups())
+    return version_tuple(envoy_bin)
 
 
 def pytest_report_header(config):

@@ -10,22 +10,20 @@ success ratio and latency quantiles through its HTTP API.
 from __future__ import annotations
 
 import http.server
-import json
-import os
-import socket
-import subprocess
 import threading
 import time
-import urllib.parse
-import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
 
-from envoy_harness import HOST, free_port, http_exchange, _die_with_parent
+from routegen_support import prom
+from routegen_support.envoy import (EnvoyProcess, bootstrap as envoy_bootstrap, cluster_route, http_listener,
+                                    static_cluster, virtual_host, wasm_filter)
+from routegen_support.http import http_exchange
+from routegen_support.paths import ROOT
+from routegen_support.ports import HOST
+from routegen_support.waiting import wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 STATS_CONFIG = ROOT / "examples/envoy/stats-config.yaml"
 
 PLUGIN_CONFIG = {
@@ -130,82 +128,36 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 
 def bootstrap(wasm: str, port: int, admin: int, upstream: int) -> dict:
     stats = yaml.safe_load(STATS_CONFIG.read_text())
-    return {
-        "admin": {"address": {"socket_address": {"address": HOST, "port_value": admin}}},
-        **stats,
-        "static_resources": {
-            "listeners": [{
-                "name": "main",
-                "address": {"socket_address": {"address": HOST, "port_value": port}},
-                "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                        "stat_prefix": "ingress",
-                        "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-                            {"match": {"prefix": "/"}, "route": {"cluster": "app"}}]}]},
-                        "http_filters": [
-                            {"name": "envoy.filters.http.wasm", "typed_config": {
-                                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                                "config": {"name": "routegen", "vm_config": {
-                                    "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": wasm}}},
-                                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
-                                                      "value": json.dumps(PLUGIN_CONFIG)}}}},
-                            {"name": "envoy.filters.http.router", "typed_config": {
-                                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
-                        ],
-                    }}]}],
-            }],
-            "clusters": [{
-                "name": "app", "type": "STATIC", "connect_timeout": "1s",
-                "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                    "explicit_http_config": {"http_protocol_options": {"enable_trailers": True}}}},
-                "load_assignment": {"cluster_name": "app", "endpoints": [{"lb_endpoints": [{"endpoint": {
-                    "address": {"socket_address": {"address": HOST, "port_value": upstream}}}}]}]},
-            }],
-        },
-    }
+    listener = http_listener(port, http_filters=[wasm_filter(wasm, PLUGIN_CONFIG)],
+                             virtual_hosts=[virtual_host([cluster_route("app")])])
+    app = static_cluster("app", upstream, typed_extension_protocol_options={
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http_protocol_options": {"enable_trailers": True}}}})
+    return envoy_bootstrap(admin, [listener], [app], **stats)
 
 
 def wait_until(check, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(check, timeout, 0.1, what, ignore=(OSError,))
 
 
 @pytest.fixture(scope="module")
 def stack(envoy_bin, wasm_path, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("metrics")
     server = http.server.ThreadingHTTPServer((HOST, 0), Upstream)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port, admin = free_port(), free_port()
-    config = workdir / "envoy.yaml"
-    config.write_text(yaml.safe_dump(bootstrap(wasm_path, port, admin, server.server_address[1])))
-    log = open(workdir / "envoy.log", "ab")
-    envoy = subprocess.Popen(
-        [envoy_bin, "-c", str(config), "--base-id", str(os.getpid() % 20000 * 100 + 99), "--disable-hot-restart",
-         "--concurrency", "1", "--log-level", "info"],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    envoy = EnvoyProcess(envoy_bin, workdir, lambda e: bootstrap(wasm_path, e.port, e.admin_port, server.server_address[1]))
     try:
-        wait_until(lambda: b"LIVE" in admin_get(admin, "/ready"), 20, "Envoy /ready")
-        yield {"port": port, "admin": admin, "workdir": workdir}
+        envoy.start()  # before the upstream thread: no fork while threads run
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield {"port": envoy.port, "admin": envoy.admin_port, "workdir": workdir, "envoy": envoy}
     finally:
-        envoy.terminate()
-        envoy.wait(timeout=10)
+        envoy.stop()
         server.shutdown()
-        log.close()
+        server.server_close()
 
 
-def admin_get(admin: int, path: str) -> bytes:
-    status, _, body = http_exchange(admin, f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+def admin_get(envoy: EnvoyProcess, path: str) -> bytes:
+    status, body = envoy.admin(path)
     assert status == 200, f"admin {path}: {status}"
     return body
 
@@ -221,21 +173,7 @@ def send_traffic(port: int) -> None:
 
 
 def parse_prometheus(text: str) -> dict[tuple[str, tuple], float]:
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name_labels, _, value = line.rpartition(" ")
-        name, _, labels = name_labels.partition("{")
-        if not name.startswith("routegen_"):
-            continue
-        pairs = []
-        for part in labels.rstrip("}").split('",'):
-            if "=" in part:
-                k, _, v = part.partition('="')
-                pairs.append((k, v.rstrip('"')))
-        samples[(name, tuple(sorted(pairs)))] = float(value)
-    return samples
+    return prom.series(text, "routegen_")
 
 
 def requests_by_labels(samples) -> dict[tuple[str, str, str], int]:
@@ -257,7 +195,7 @@ def test_exact_counts_and_labels_in_stats_prometheus(stack):
 
     # Counters are immediate; histograms appear at Envoy's next stats flush (5 s by default).
     samples = wait_until(
-        lambda: counted(parse_prometheus(admin_get(stack["admin"], "/stats/prometheus").decode())), 15,
+        lambda: counted(parse_prometheus(admin_get(stack["envoy"], "/stats/prometheus").decode())), 15,
         "all requests counted")
     assert requests_by_labels(samples) == EXPECTED
 
@@ -273,37 +211,22 @@ def test_exact_counts_and_labels_in_stats_prometheus(stack):
     buckets = {dict(l)["le"] for (n, l), _ in samples.items()
                if n == "routegen_request_duration_milliseconds_bucket" and dict(l)["route"] == "slow"}
     assert {"1", "50", "50000", "+Inf"} <= buckets, "Linkerd's latency buckets from stats-config.yaml"
-    stats = dict(line.split(": ", 1) for line in admin_get(stack["admin"], "/stats").decode().splitlines() if ": " in line)
+    stats = stack["envoy"].stats()
     assert not [k for k in stats if "routegen_errors_total" in k], "no evaluation or host errors on this traffic"
-    failures = {k: v for k, v in stats.items() if ("vm_failed" in k or "runtime_error" in k) and v.strip() != "0"}
+    failures = {k: v for k, v in stats.items() if ("vm_failed" in k or "runtime_error" in k) and v != 0}
     assert not failures, failures
 
 
 def prom_query(port: int, query: str) -> list[dict]:
-    url = f"http://{HOST}:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
-    with urllib.request.urlopen(url, timeout=5) as reply:
-        data = json.load(reply)
-    assert data["status"] == "success", data
-    return data["data"]["result"]
+    return prom.query(port, query)
 
 
 def by_route(result) -> dict[str, float]:
-    return {r["metric"].get("route", ""): float(r["value"][1]) for r in result}
+    return prom.by_label(result, "route")
 
 
 def test_prometheus_scrapes_rate_success_and_quantiles(stack):
-    workdir = stack["workdir"]
-    prom_port = free_port()
-    (workdir / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": "envoy", "metrics_path": "/stats/prometheus",
-                            "static_configs": [{"targets": [f"{HOST}:{stack['admin']}"]}]}],
-    }))
-    log = open(workdir / "prometheus.log", "ab")
-    prom = subprocess.Popen(
-        ["prometheus", f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-         f"--web.listen-address={HOST}:{prom_port}"],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    server, prom_port = prom.start_prometheus(stack["workdir"], [("envoy", "/stats/prometheus", f"{HOST}:{stack['admin']}")])
     try:
         wait_until(lambda: prom_query(prom_port, 'up{job="envoy"} == 1'), 30, "Prometheus scraping Envoy")
         before = by_route(prom_query(prom_port, "sum by (route) (routegen_requests_total)"))
@@ -338,6 +261,4 @@ def test_prometheus_scrapes_rate_success_and_quantiles(stack):
         assert 30 <= quantile(0.99, "slow") <= 100
         assert quantile(0.5, "GET /ok") <= 5, "loopback responses take a few ms at most"
     finally:
-        prom.terminate()
-        prom.wait(timeout=10)
-        log.close()
+        server.stop()

@@ -6,7 +6,7 @@ policy would only turn every later request into a 503."""
 
 import pytest
 
-from envoy_harness import WASM_FAILURE_STATS
+from routegen_support.envoy import WASM_FAILURE_STATS
 
 NATIVE = {
     "default": "[DEFAULT]",

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from reliability_harness import PatchedEnvoy, assert_vm_healthy, h2_request
+from routegen_support.h2 import h2_request
+from routegen_support.harness import Envoy, assert_vm_healthy
 
 NATIVE = {
     "default": "[DEFAULT]",
@@ -55,7 +56,7 @@ KB64 = 64 * 1024
 
 def _start(envoy_bin, wasm_path, tmp_path_factory, config, *, normalize: bool, attributes=("istio_operationId",)):
     hcm = dict(H2, normalize_path=normalize, merge_slashes=normalize)
-    envoy = PatchedEnvoy(
+    envoy = Envoy(
         envoy_bin, wasm_path, tmp_path_factory.mktemp("hostile"), config, attributes=attributes,
         failure_policy="FAIL_RELOAD", max_request_headers_kb=128, hcm=hcm, log_fields=LOG_FIELDS,
     )

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from envoy_harness import DEFAULT_AUTHORITY, HOST
-from reliability_harness import LdsEnvoy, assert_vm_healthy, wait_for
+from routegen_support.harness import DEFAULT_AUTHORITY, LdsEnvoy, assert_vm_healthy
+from routegen_support.ports import HOST
+from routegen_support.waiting import wait_for
 
 
 def native(tag: str) -> dict:
@@ -204,7 +205,7 @@ def test_invalid_first_configuration(envoy_bin, wasm_path, tmp_path):
     """With nothing to fall back on, an invalid configuration means no listener: Envoy refuses
     the LDS resource (and stays up, its admin serving), instead of running a silent no-op."""
     envoy = LdsEnvoy(envoy_bin, wasm_path, tmp_path, INVALID, policy="fail_open: true", ready_timeout=10)
-    envoy._spawn()
+    envoy.spawn()
     try:
         envoy_harness_wait = time.monotonic() + 10
         while time.monotonic() < envoy_harness_wait and not _lds_or_none(envoy).get("update_rejected"):
