@@ -27,7 +27,7 @@ BENCH_CARGO      := CARGO_PROFILE_BENCH_STRIP=none CARGO_PROFILE_BENCH_DEBUG=lin
 BENCH_FLOOR_DIR  := target/bench-floor
 BENCH_FLOOR      := $(BENCH_FLOOR_DIR)/routegen_bench_floor.wasm
 BENCH_ENVOY_ARGS ?=
-BENCH_ENVOY_RUN   = python3 tools/bench/envoy.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
+BENCH_ENVOY_RUN   = $(PY) tools/bench/envoy.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
                     --floor $(BENCH_FLOOR) --api $(GITHUB_API)
 
 .PHONY: bench bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
@@ -37,7 +37,7 @@ bench: github-api
 	BENCH_GITHUB_API=$(GITHUB_API) $(BENCH_CARGO)
 
 ## bench-envoy: Envoy CPU per request, every variant, alternating rounds (markdown table on stdout)
-bench-envoy: build bench-floor bench-tools github-api $(call envoy_bin,$(ENVOY_VERSION))
+bench-envoy: build bench-floor bench-tools github-api venv $(call envoy_bin,$(ENVOY_VERSION))
 	$(BENCH_ENVOY_RUN) --json $(BENCH_TARGET_DIR)/envoy.json $(BENCH_ENVOY_ARGS)
 
 ## bench-floor: the floor filter (bench/floor), built and wasm-opt'ed like routegen
@@ -68,7 +68,7 @@ bench-size: build
 	@echo "shipped      $(WASM): $$(stat -c %s $(WASM)) bytes (wasm-opt $(WASM_OPT_FLAGS))"
 
 ## bench-smoke: both benchmarks, tiny and fast, to prove they work (for make test)
-bench-smoke: build bench-floor bench-tools github-api $(call envoy_bin,$(ENVOY_VERSION))
+bench-smoke: build bench-floor bench-tools github-api venv $(call envoy_bin,$(ENVOY_VERSION))
 	BENCH_GITHUB_API=$(GITHUB_API) BENCH_RUNS=1 BENCH_MS=5 BENCH_SIZES=10,100 BENCH_SYNTHETIC=10,1000 \
 		BENCH_SAMPLE=512 $(BENCH_CARGO)
 	$(BENCH_ENVOY_RUN) --variants none,floor,rg-10000,ag-100 --synthetic 1000 --rounds 1 --seconds 1 \

@@ -10,27 +10,25 @@ request sent (wrk's count, plus at most one in flight per connection at each pha
 warms caches, so "flat" is judged on the second half).
 
     make soak                            # 1,000,000 requests (SOAK_REQUESTS), ~1-3 minutes
-    python3 tools/soak.py --envoy .cache/envoy-1.40.0/bin/envoy --wasm target/routegen.wasm
+    .venv/bin/python tools/soak.py --envoy .cache/envoy-1.40.0/bin/envoy --wasm target/routegen.wasm
 
-Standard library only; every loop bounded (phases, wall-clock cap).
+Standard library and routegen_support (tests/support, in the project's .venv: run it with the
+venv's python); every loop bounded (phases, wall-clock cap).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from routegen_support import prom, wrk
+from routegen_support.envoy import (EnvoyError, EnvoyProcess, bootstrap as envoy_bootstrap, direct_route,
+                                    http_listener, virtual_host, wasm_filter)
+from routegen_support.ports import HOST
 
 CONFIG = {
     "default": "[DEFAULT]",
@@ -66,74 +64,13 @@ REQUESTS = [
     ("GET", "/" + "x/" * 200, "books"),
 ]
 
-LUA = """
-local reqs = {
-%s
-}
-local i = 0
-request = function()
-  i = i + 1
-  local r = reqs[(i %% #reqs) + 1]
-  return wrk.format(r[1], r[2], {["Host"] = r[3]})
-end
-"""
+STATS_TAGS = [{"tag_name": tag, "regex": f"(;{tag}=([^;]*))"} for tag in ("route", "classification", "status_code", "kind")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def bootstrap(wasm: str, port: int, admin: int) -> str:
-    return f"""\
-admin:
-  address: {{socket_address: {{address: {HOST}, port_value: {admin}}}}}
-stats_config:
-  stats_tags:
-  - {{tag_name: route, regex: '(;route=([^;]*))'}}
-  - {{tag_name: classification, regex: '(;classification=([^;]*))'}}
-  - {{tag_name: status_code, regex: '(;status_code=([^;]*))'}}
-  - {{tag_name: kind, regex: '(;kind=([^;]*))'}}
-static_resources:
-  listeners:
-  - name: main
-    address: {{socket_address: {{address: {HOST}, port_value: {port}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{prefix: "/"}}
-                direct_response: {{status: 200, body: {{inline_string: "ok"}}}}
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: routegen
-                failure_policy: FAIL_RELOAD
-                vm_config:
-                  runtime: envoy.wasm.runtime.v8
-                  code: {{local: {{filename: {json.dumps(wasm)}}}}}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: {json.dumps(json.dumps(CONFIG))}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-"""
-
-
-def admin_get(admin: int, path: str) -> str:
-    with urllib.request.urlopen(f"http://{HOST}:{admin}{path}", timeout=10) as r:
-        return r.read().decode(errors="replace")
+def bootstrap(envoy: EnvoyProcess, wasm: str) -> dict:
+    listener = http_listener(envoy.port, http_filters=[wasm_filter(wasm, CONFIG, failure_policy="FAIL_RELOAD")],
+                             virtual_hosts=[virtual_host([direct_route()])])
+    return envoy_bootstrap(envoy.admin_port, [listener], stats_config={"stats_tags": STATS_TAGS})
 
 
 def rss_kb(pid: int) -> int:
@@ -143,56 +80,39 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def sample(pid: int, admin: int) -> dict:
-    memory = json.loads(admin_get(admin, "/memory"))
-    stats = {}
-    for line in admin_get(admin, "/stats").splitlines():
-        name, sep, value = line.partition(": ")
-        if sep and name.startswith("wasm.") and value.strip().isdigit():
-            stats[name] = int(value)
+def sample(envoy: EnvoyProcess) -> dict:
+    status, body = envoy.admin("/memory", timeout=10)
+    memory = json.loads(body)
+    stats = {k: v for k, v in envoy.stats().items() if k.startswith("wasm.") and v >= 0}
     return {
-        "rss_mb": rss_kb(pid) / 1024,
+        "rss_mb": rss_kb(envoy.pid) / 1024,
         "heap_allocated_mb": int(memory.get("allocated", 0)) / 2**20,
         "heap_size_mb": int(memory.get("heap_size", 0)) / 2**20,
         "wasm": stats,
     }
 
 
-def prometheus_sums(admin: int) -> tuple[int, int, dict[str, int]]:
+def prometheus_sums(envoy: EnvoyProcess) -> tuple[int, int, dict[str, int]]:
     """(sum of routegen_requests_total, sum of routegen_errors_total, requests per route)."""
-    text = admin_get(admin, "/stats/prometheus")
+    status, body = envoy.admin("/stats/prometheus", timeout=10)
     total, errors, per_route = 0, 0, {}
-    for line in text.splitlines():
-        if line.startswith("routegen_requests_total{"):
-            value = int(float(line.rsplit(" ", 1)[1]))
+    for s in prom.parse(body.decode(errors="replace")):
+        if s.name == "routegen_requests_total":
+            value = int(s.value)
             total += value
-            route = re.search(r'route="([^"]*)"', line)
-            key = route.group(1) if route else "?"
+            key = s.labels.get("route", "?")
             per_route[key] = per_route.get(key, 0) + value
-        elif line.startswith("routegen_errors_total"):
-            errors += int(float(line.rsplit(" ", 1)[1]))
+        elif s.name == "routegen_errors_total":
+            errors += int(s.value)
     return total, errors, per_route
 
 
 def run_wrk(port: int, script: Path, seconds: int, threads: int, connections: int) -> dict:
-    out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", str(script),
-         f"http://{HOST}:{port}/"],
-        capture_output=True, text=True, timeout=seconds + 60,
-    ).stdout
-    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
-    if not m:
-        raise SystemExit(f"cannot read wrk's output:\n{out}")
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    p99 = re.search(r"\s99%\s+(\S+)", out)
-    return {
-        "requests": int(m.group(1)),
-        "non2xx": int(non2xx.group(1)) if non2xx else 0,
-        "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p99": p99.group(1) if p99 else "?",
-    }
+    out = wrk.run(f"http://{HOST}:{port}/", script, seconds=seconds, threads=threads, connections=connections,
+                  extra_args=["--latency"])
+    if out.requests is None or out.rps is None:
+        raise SystemExit(f"cannot read wrk's output:\n{out.stdout}")
+    return {"requests": out.requests, "non2xx": out.non2xx, "socket_errors": out.socket_errors, "rps": out.rps, "p99": out.p99}
 
 
 def main() -> int:
@@ -208,52 +128,35 @@ def main() -> int:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="routegen-soak-"))
-    port, admin = free_port(), free_port()
-    (work / "envoy.yaml").write_text(bootstrap(str(Path(args.wasm).resolve()), port, admin))
-    lua = ",\n".join(f"  {{{json.dumps(m)}, {json.dumps(p)}, {json.dumps(h)}}}" for m, p, h in REQUESTS)
     script = work / "cycle.lua"
-    script.write_text(LUA % lua)
-    log = open(work / "envoy.log", "wb")
-    proc = subprocess.Popen(
-        [args.envoy, "-c", str(work / "envoy.yaml"), "--concurrency", "1", "--base-id", str(os.getpid() % 50000 + 7000),
-         "--disable-hot-restart", "--log-level", "warning"],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-    )
+    wrk.write_script(script, [(m, p, {"Host": h}) for m, p, h in REQUESTS], "generated by tools/soak.py")
+    wasm = str(Path(args.wasm).resolve())
+    envoy = EnvoyProcess(args.envoy, work, lambda e: bootstrap(e, wasm), log_level="warning", ready_timeout=30)
     failures: list[str] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if "LIVE" in admin_get(admin, "/ready"):
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"Envoy did not start:\n{(work / 'envoy.log').read_text()[-3000:]}")
-            time.sleep(0.1)
+        try:
+            envoy.start()
+        except EnvoyError as e:
+            raise SystemExit(f"Envoy did not start:\n{e}")
+        port = envoy.port
 
         warm = run_wrk(port, script, 2, args.threads, args.connections)
-        samples = [("before", warm["requests"], sample(proc.pid, admin))]
+        samples = [("before", warm["requests"], sample(envoy))]
         sent, phases, started = warm["requests"], [warm], time.monotonic()
         while sent < args.requests + warm["requests"] and time.monotonic() - started < args.max_seconds:
             phase = run_wrk(port, script, args.phase_seconds, args.threads, args.connections)
             phases.append(phase)
             sent += phase["requests"]
-            samples.append((f"after {sent:,}", sent, sample(proc.pid, admin)))
+            samples.append((f"after {sent:,}", sent, sample(envoy)))
             print(f"  phase {len(phases) - 1}: {phase['requests']:,} requests, {phase['rps']:,.0f}/s, p99 {phase['p99']}, "
                   f"non-2xx {phase['non2xx']}, socket errors {phase['socket_errors']}, RSS {samples[-1][2]['rss_mb']:.1f} MB",
                   flush=True)
         elapsed = time.monotonic() - started
         time.sleep(0.5)
-        total, errors, per_route = prometheus_sums(admin)
-        log_text = (work / "envoy.log").read_text(errors="replace")
+        total, errors, per_route = prometheus_sums(envoy)
+        log_text = envoy.log_text()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        envoy.stop(timeout=15)
 
     measured = sent - warm["requests"]
     non2xx = sum(p["non2xx"] for p in phases)

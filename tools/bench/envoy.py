@@ -20,7 +20,8 @@ host (`check.bench`) that echoes the filter state `wasm.istio_operationId` as a 
 and asserts every status is 200 and every name is the one a sequential first-match scan gives.
 
 Tables and samples are generated exactly as benches/attribution.rs does (same splitmix64 streams).
-Only loopback addresses are used; every Envoy is stopped on exit.
+Only loopback addresses are used; every Envoy is stopped on exit. Needs routegen_support
+(tests/support, in the project's .venv: run it with the venv's python).
 """
 
 import argparse
@@ -30,14 +31,13 @@ import os
 import re
 import resource
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
+
+from routegen_support import wrk
+from routegen_support.envoy import (EnvoyError, EnvoyProcess, address, direct_response, http_listener, version as envoy_version,
+                                    virtual_host, wasm_filter)
 
 MASK = (1 << 64) - 1
 
@@ -173,85 +173,31 @@ class Scan:
 # Envoy
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bootstrap(port, admin_port, wasm_filter, stats_config_text):
-    direct = {"status": 200, "body": {"inline_string": "ok"}}
-    route_config = {
-        "name": "bench",
-        "virtual_hosts": [
-            {
-                # The pre-check: echoes the filter state as a header. Exact-domain lookup, so the
-                # measured traffic (Host 127.0.0.1:port) never evaluates this formatter.
-                "name": "check",
-                "domains": ["check.bench"],
-                "routes": [{"match": {"prefix": "/"}, "direct_response": direct}],
-                "response_headers_to_add": [{
-                    "header": {"key": "x-route", "value": "%FILTER_STATE(wasm.istio_operationId:PLAIN)%"},
-                }],
-            },
-            {"name": "bench", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "direct_response": direct}]},
-        ],
-    }
-    filters = []
-    if wasm_filter:
-        filters.append(wasm_filter)
-    filters.append({
-        "name": "envoy.filters.http.router",
-        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-    })
-    hcm = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-        "stat_prefix": "ingress",
-        "route_config": route_config,
-        "http_filters": filters,
-    }
-    static_resources = {
-        "listeners": [{
-            "name": "ingress",
-            "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-            "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
-        }],
-    }
-    admin = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}}
+    direct = direct_response(200, "ok")
+    virtual_hosts = [
+        # The pre-check: echoes the filter state as a header. Exact-domain lookup, so the
+        # measured traffic (Host 127.0.0.1:port) never evaluates this formatter.
+        virtual_host([{"match": {"prefix": "/"}, "direct_response": direct}], name="check", domains=["check.bench"],
+                     response_headers_to_add=[{
+                         "header": {"key": "x-route", "value": "%FILTER_STATE(wasm.istio_operationId:PLAIN)%"},
+                     }]),
+        virtual_host([{"match": {"prefix": "/"}, "direct_response": direct}], name="bench"),
+    ]
+    listener = http_listener(port, http_filters=[wasm_filter] if wasm_filter else [], virtual_hosts=virtual_hosts,
+                             name="ingress", route_config_name="bench")
     # YAML: top-level keys with JSON (flow) values, then the stats_config block verbatim from
     # examples/envoy/stats-config.yaml (the tag extractors routegen's metrics need).
-    return "admin: %s\nstatic_resources: %s\n%s" % (json.dumps(admin), json.dumps(static_resources), stats_config_text)
-
-
-def wasm_filter(vm_id, wasm_path, configuration):
-    return {
-        "name": "envoy.filters.http.wasm",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-            "config": {
-                "name": vm_id,
-                "root_id": "",
-                "vm_config": {
-                    "vm_id": vm_id,
-                    "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": wasm_path}},
-                },
-                "configuration": {
-                    "@type": "type.googleapis.com/google.protobuf.StringValue",
-                    "value": configuration,
-                },
-            },
-        },
-    }
+    return "admin: %s\nstatic_resources: %s\n%s" % (
+        json.dumps({"address": address(admin_port)}), json.dumps({"listeners": [listener]}), stats_config_text)
 
 
 PIN = True
 
 
-def pinned(cpu, argv):
-    if PIN and shutil.which("taskset") and os.cpu_count() and os.cpu_count() >= 2:
-        return ["taskset", "-c", str(cpu)] + argv
-    return argv
+def cpu(n):
+    """The CPU to pin to (Envoy 0, wrk 1), or None with --no-pin."""
+    return n if PIN else None
 
 
 class Variant:
@@ -267,87 +213,40 @@ class Variant:
         self.others = []  # CPU % used by everything but this Envoy and wrk
 
     def start(self, envoy, workdir, stats_config_text):
-        self.port, self.admin_port = free_port(), free_port()
-        filt = wasm_filter("bench_" + self.key.replace("-", "_"), self.wasm, json.dumps(self.configuration)) if self.wasm else None
-        self.config_path = os.path.join(workdir, "envoy-%s.yaml" % self.key)
-        with open(self.config_path, "w") as f:
-            f.write(bootstrap(self.port, self.admin_port, filt, stats_config_text))
-        self.log_path = os.path.join(workdir, "envoy-%s.log" % self.key)
-        self.log = open(self.log_path, "w")
-        argv = pinned(0, [envoy, "-c", self.config_path, "--concurrency", "1", "--disable-hot-restart",
-                          "--log-level", "warning", "--component-log-level", "wasm:warning"])
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        filt = wasm_filter(self.wasm, json.dumps(self.configuration), name="bench_" + self.key.replace("-", "_"),
+                           vm_id="bench_" + self.key.replace("-", "_"), root_id="") if self.wasm else None
+        self.proc = EnvoyProcess(
+            envoy, workdir, lambda e: bootstrap(e.port, e.admin_port, filt, stats_config_text), name="envoy-%s" % self.key,
+            log_level="warning", extra_args=["--component-log-level", "wasm:warning"], file_flush_ms=None,
+            ready_timeout=90, cpu=cpu(0), new_session=True,
+        ).spawn()
         self.script = os.path.join(workdir, "wrk-%s.lua" % self.key)
-        write_wrk_script(self.script, self.requests)
+        wrk.write_script(self.script, self.requests, "generated by tools/bench/envoy.py: cycles through the request sample")
 
-    def wait_ready(self, timeout=90):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit("Envoy for %s exited (%s); log:\n%s" % (self.key, self.proc.returncode, tail(self.log_path)))
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/ready" % self.admin_port, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("Envoy for %s not ready after %ds; log:\n%s" % (self.key, timeout, tail(self.log_path)))
+    @property
+    def port(self):
+        return self.proc.port
+
+    def wait_ready(self):
+        try:
+            self.proc.wait_ready()
+        except EnvoyError as e:
+            raise SystemExit("Envoy for %s: %s" % (self.key, e))
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
         if self.proc:
-            self.log.close()
+            self.proc.stop()
 
     def cpu_ticks(self):
-        with open("/proc/%d/stat" % envoy_pid(self.proc)) as f:
+        with open("/proc/%d/stat" % self.proc.pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
 
     def requests_total(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/stats?filter=^http.ingress.downstream_rq_total$" % self.admin_port, timeout=5) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith("http.ingress.downstream_rq_total:"):
-                    return int(line.split(":")[1])
-        raise RuntimeError("no downstream_rq_total stat")
-
-
-def envoy_pid(proc):
-    # Under taskset, Popen's pid is Envoy itself (taskset execs it).
-    return proc.pid
-
-
-def tail(path, lines=30):
-    try:
-        with open(path) as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def write_wrk_script(path, requests):
-    entries = ",\n".join("{%s, %s}" % (json.dumps(m), json.dumps(p)) for m, p in requests)
-    with open(path, "w") as f:
-        f.write("-- generated by tools/bench/envoy.py: cycles through the request sample\n")
-        f.write("local sample = {\n%s\n}\n" % entries)
-        f.write(
-            "local formatted = {}\n"
-            "local i = 0\n"
-            "init = function(args)\n"
-            "  for k, r in ipairs(sample) do formatted[k] = wrk.format(r[1], r[2]) end\n"
-            "end\n"
-            "request = function()\n"
-            "  i = i + 1\n"
-            "  if i > #formatted then i = 1 end\n"
-            "  return formatted[i]\n"
-            "end\n"
-        )
+        stats = self.proc.stats("^http.ingress.downstream_rq_total$")
+        if "http.ingress.downstream_rq_total" not in stats:
+            raise RuntimeError("no downstream_rq_total stat")
+        return stats["http.ingress.downstream_rq_total"]
 
 
 def precheck(v, count):
@@ -372,17 +271,13 @@ def precheck(v, count):
 
 
 def run_wrk(v, seconds, connections):
-    argv = pinned(1, ["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--timeout", "5s",
-                      "-s", v.script, "http://127.0.0.1:%d" % v.port])
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    out = wrk.run("http://127.0.0.1:%d" % v.port, v.script, seconds=seconds, connections=connections,
+                  extra_args=["--timeout", "5s"], cpu=cpu(1))
     if out.returncode != 0:
         raise SystemExit("wrk failed for %s:\n%s%s" % (v.key, out.stdout, out.stderr))
-    m = re.search(r"(\d+) requests in", out.stdout)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
-    errors = re.search(r"Socket errors: (.*)", out.stdout)
-    if non2xx or errors:
+    if out.non2xx or out.socket_errors:
         raise SystemExit("wrk saw errors for %s:\n%s" % (v.key, out.stdout))
-    return int(m.group(1)) if m else None
+    return out.requests
 
 
 def busy_ticks():
@@ -488,8 +383,7 @@ def main():
         return rg(key, "routegen %d %s routes" % (count, kind), source)
 
     variants = [make(k.strip()) for k in args.variants.split(",") if k.strip()]
-    version_text = subprocess.run([args.envoy, "--version"], capture_output=True, text=True).stdout
-    version = (re.search(r"/(\d+\.\d+\.\d+)/", version_text) or re.search(r"(.+)", version_text.strip() or "?")).group(1)
+    version = envoy_version(args.envoy)
     print("Envoy %s; %d variants x %d rounds x %ds, wrk -t1 -c%d, sample %d requests" % (
         version, len(variants), args.rounds, args.seconds, args.connections, args.sample), file=sys.stderr)
 
