@@ -6,7 +6,7 @@
 //! regexes), duplicate names, unanchored `matches()` regexes, response conditions in an
 //! ON_REQUEST attribute, and conditions only Envoy's CEL can evaluate.
 
-use crate::common::{self, Exit, Format, Result};
+use crate::common::{self, Format, Result};
 use crate::shadow::{self, Cover, Universe};
 use crate::{EXIT_INVALID, EXIT_OK};
 use routegen_core::cel::{Attr, Expr};
@@ -54,7 +54,7 @@ pub struct Finding {
 
 pub fn run(args: Args) -> Result<u8> {
     let name = args.config.display().to_string();
-    let document = crate::input::load_config(&args.config).map_err(Exit::usage)?;
+    let document = crate::input::load_config(&args.config)?;
     let (engine, notes) = match common::compile_value(&document) {
         Ok(compiled) => compiled,
         Err(e) => {

@@ -59,7 +59,7 @@ pub struct Loaded {
 /// Reads a file (JSON, YAML or a WasmPlugin) and compiles it; an unreadable file is a usage
 /// error (2), an invalid configuration exit 1 with the field path.
 pub fn load(path: &Path) -> Result<Loaded> {
-    let document = input::load_config(path).map_err(Exit::usage)?;
+    let document = input::load_config(path)?;
     let (engine, _notes) = compile_value(&document).map_err(|e| Exit::invalid(e.to_string()))?;
     Ok(Loaded { document, engine })
 }

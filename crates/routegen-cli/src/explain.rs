@@ -10,7 +10,9 @@ use crate::common::{self, Exit, Format, Result};
 use crate::EXIT_OK;
 use routegen_core::cel::{self, Activation, Attr, Expr, Value as CelValue};
 use routegen_core::config::Phase;
-use routegen_core::engine::{AttributePlan, Condition, Mode, NativePlan, NoHostCel, Outcome, RequestLine};
+use routegen_core::engine::{
+    AttributePlan, Condition, JoinedHeaders, Mode, NativePlan, NoHostCel, Outcome, RequestLine,
+};
 use routegen_core::lower::flatten_and;
 use routegen_core::metrics;
 use routegen_core::route::{HeaderRule, RouteSpec};
@@ -56,13 +58,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<u8> {
     let loaded = common::load(&args.config)?;
-    let mut headers = HashMap::new();
+    let mut joined = JoinedHeaders::default();
     for header in &args.headers {
         let (name, value) =
             header.split_once('=').ok_or_else(|| Exit::usage(format!("--header '{header}': expected NAME=VALUE")))?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.to_string());
+        joined.add(name, value.as_bytes());
     }
-    let request = Request { args: &args, headers };
+    let headers = joined.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v).into_owned())).collect();
+    let request = Request { args: &args, headers, joined };
     let report = match &loaded.engine.mode {
         Mode::Native(plan) => explain_native(plan, &request)?,
         Mode::Attributegen(attributes) => explain_attributegen(attributes, &request)?,
@@ -76,8 +79,10 @@ pub fn run(args: Args) -> Result<u8> {
 
 struct Request<'a> {
     args: &'a Args,
-    /// Lower-case names.
+    /// Lower-case names; a repeated header's values joined with ',' (as Envoy does).
     headers: HashMap<String, String>,
+    /// The same headers as the filter's decision reads them.
+    joined: JoinedHeaders,
 }
 
 struct Report {
@@ -158,7 +163,8 @@ fn template_text(template: &routegen_core::template::Template) -> String {
 fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
     let args = request.args;
     let authority = args.host.clone().unwrap_or_default();
-    let path = plan.match_path(args.path.as_bytes()).into_owned();
+    let matchable = plan.matchable_path(args.path.as_bytes()).map(|p| p.into_owned());
+    let path = matchable.clone().unwrap_or_default();
     let mut text = String::new();
     let mut candidates = Vec::new();
     text.push_str(&format!(
@@ -167,7 +173,16 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
         args.path,
         args.host.as_ref().map(|h| format!("  (host {h})")).unwrap_or_default()
     ));
-    text.push_str(&format!("path:       {} (as matched: query cut, normalised)\n", common::text(&path)));
+    match &matchable {
+        Some(path) => {
+            text.push_str(&format!("path:       {} (as matched: query cut, normalised)\n", common::text(path)))
+        }
+        None => text.push_str(&format!(
+            "path:       {} bytes, longer than limits.max_path_bytes ({}): not examined, the default applies\n",
+            args.path.len(),
+            plan.max_path_bytes
+        )),
+    }
     let service = plan.service_for(authority.as_bytes());
     let mut tables: Vec<(String, &[RouteSpec], usize)> = Vec::new();
     match service {
@@ -187,6 +202,9 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
     tables.push(("routes".to_string(), &plan.fallback.routes, 0));
     let mut winner: Option<(usize, String)> = None;
     text.push_str("candidates, in order:\n");
+    if matchable.is_none() {
+        tables.clear();
+    }
     'tables: for (field, routes, first_id) in &tables {
         for (i, route) in routes.iter().enumerate() {
             let at = format!("{field}[{i}]");
@@ -205,8 +223,7 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
         }
     }
     // The filter's own answer, through the index.
-    let mut headers: HashMap<String, Vec<u8>> =
-        request.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+    let mut headers = request.joined.clone();
     let line =
         RequestLine { method: args.method.as_bytes(), path: args.path.as_bytes(), authority: authority.as_bytes() };
     let decision = plan.decide(&line, &mut headers, &mut Vec::new());
@@ -336,7 +353,7 @@ fn explain_attributegen(attributes: &[AttributePlan], request: &Request<'_>) -> 
                         "error",
                         format!(
                             "{e}: attributegen abandons the attribute (nothing is written){}",
-                            hint(&e.to_string())
+                            hint(&e.to_string(), after, args.status.is_some())
                         ),
                     ),
                 },
@@ -394,9 +411,16 @@ fn explain_attributegen(attributes: &[AttributePlan], request: &Request<'_>) -> 
     Ok(Report { text, json })
 }
 
-fn hint(error: &str) -> &'static str {
+/// What the user can do about an evaluation error. Response attributes exist only after the
+/// response (`AFTER_RESPONSE`): in an `ON_REQUEST` attribute they are an error in the filter
+/// too, whatever --status says.
+fn hint(error: &str, after_response: bool, status_given: bool) -> &'static str {
     if error.contains("response.code") || error.contains("response.grpc_status") {
-        " — pass --status (and --grpc-status) to evaluate response conditions"
+        match (after_response, status_given) {
+            (false, _) => " — response attributes are not available ON_REQUEST (use phase AFTER_RESPONSE)",
+            (true, false) => " — pass --status (and --grpc-status) to evaluate response conditions",
+            (true, true) => "",
+        }
     } else if error.contains("no such key") {
         " — pass the header with --header NAME=VALUE"
     } else {

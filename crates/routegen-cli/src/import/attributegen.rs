@@ -43,7 +43,7 @@ pub struct Args {
 }
 
 pub fn import(args: &Args) -> Result<Imported> {
-    let document = input::load_config(&args.config).map_err(Exit::usage)?;
+    let document = input::load_config(&args.config)?;
     let (engine, _) = common::compile_value(&document).map_err(|e| Exit::invalid(e.to_string()))?;
     let Mode::Attributegen(attributes) = &engine.mode else {
         return Err(Exit::invalid(format!("{} is already in the native format", args.config.display())));

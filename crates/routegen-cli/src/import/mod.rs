@@ -13,6 +13,7 @@ pub mod linkerd;
 pub mod openapi;
 pub mod proto;
 
+pub use crate::input::parse_document;
 pub use command::{run, Command, OutputArgs};
 pub use openapi::{openapi, Naming, OpenApiOptions};
 
@@ -97,15 +98,6 @@ impl Imported {
         }
         Value::Object(document)
     }
-}
-
-/// JSON first (exact error positions for JSON files), then YAML: how `routegen` reads files.
-pub fn parse_document(text: &str) -> Result<Value, String> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"));
-    }
-    serde_norway::from_str::<Value>(text).map_err(|e| format!("invalid YAML: {e}"))
 }
 
 /// A native route: the shorthand string when the name says everything, else an object.

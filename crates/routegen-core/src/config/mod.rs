@@ -77,6 +77,14 @@ pub fn parse_value(value: &Value) -> Result<Config, ConfigError> {
         .as_object()
         .ok_or_else(|| ConfigError::new("", format!("expected a JSON object, found {}", kind(value))))?;
     if object.contains_key("attributes") {
+        // attributegen ignores fields it does not know, so a native field here would be
+        // dropped without a word: say so instead.
+        if let Some(native) = object.keys().find(|k| *k != "debug" && native::TOP_FIELDS.contains(k)) {
+            return Err(ConfigError::new(
+                native,
+                format!("a native routegen field in an attributegen configuration ('attributes'): use one format, not both (native '{native}' would be ignored)"),
+            ));
+        }
         attributegen::parse(object).map(Config::Attributegen)
     } else {
         native::parse(object).map(Config::Native)
@@ -178,6 +186,15 @@ mod tests {
     fn detects_the_format() {
         assert!(matches!(parse(br#"{"routes": ["/"]}"#).unwrap(), Config::Native(_)));
         assert!(matches!(parse(br#"{"attributes": []}"#).unwrap(), Config::Attributegen(_)));
+    }
+
+    #[test]
+    fn one_format_per_document() {
+        let e = parse(br#"{"attributes": [], "routes": ["GET /a"]}"#).unwrap_err();
+        assert_eq!(e.field, "routes");
+        assert!(e.reason.contains("use one format"), "{e}");
+        assert!(parse(br#"{"attributes": [], "services": []}"#).is_err());
+        assert!(parse(br#"{"attributes": [], "debug": true}"#).is_ok());
     }
 
     #[test]

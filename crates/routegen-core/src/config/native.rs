@@ -67,7 +67,7 @@ pub struct ServiceSpec {
     pub default: Option<String>,
 }
 
-const TOP_FIELDS: &[&str] =
+pub(super) const TOP_FIELDS: &[&str] =
     &["output_attribute", "default", "debug", "normalize", "routes", "services", "metrics", "limits"];
 const LIMITS_FIELDS: &[&str] = &["max_routes", "max_regex_bytes", "max_path_bytes"];
 const METRICS_FIELDS: &[&str] = &["enabled", "status_label", "prefix"];

@@ -51,6 +51,36 @@ impl HeaderSource for HashMap<String, Vec<u8>> {
     }
 }
 
+/// Request headers as Envoy hands them to a filter (and to its CEL): names lower-case, the
+/// values of a repeated header joined with `,` in the order they came. The CLI builds its
+/// requests with this, so `explain -H x-a=1 -H x-a=2` sees what the filter sees.
+#[derive(Clone, Debug, Default)]
+pub struct JoinedHeaders(HashMap<String, Vec<u8>>);
+
+impl JoinedHeaders {
+    pub fn add(&mut self, name: &str, value: &[u8]) {
+        let joined = self.0.entry(name.trim().to_ascii_lowercase()).or_default();
+        if !joined.is_empty() {
+            joined.push(b',');
+        }
+        joined.extend_from_slice(value);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.0.get(name).map(Vec::as_slice)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+}
+
+impl HeaderSource for JoinedHeaders {
+    fn header(&mut self, name: &str) -> Option<Vec<u8>> {
+        self.get(name).map(<[u8]>::to_vec)
+    }
+}
+
 /// A configuration, compiled.
 #[derive(Debug)]
 pub struct Engine {

@@ -147,6 +147,12 @@ impl NativePlan {
         normalize(strip_query(raw_path), &self.normalize)
     }
 
+    /// The path routes are matched against, or `None` when the request's path is longer than
+    /// `limits.max_path_bytes` (such a request is not examined: it gets the default).
+    pub fn matchable_path<'p>(&self, raw_path: &'p [u8]) -> Option<std::borrow::Cow<'p, [u8]>> {
+        (raw_path.len() <= self.max_path_bytes).then(|| self.match_path(raw_path))
+    }
+
     /// The route for one request: the service's routes, then the fallback table, then the
     /// service's default, then the global default.
     pub fn decide(
@@ -156,10 +162,7 @@ impl NativePlan {
         scratch: &mut Vec<RouteId>,
     ) -> Decision<'_> {
         let service = self.service_for(request.authority);
-        if request.path.len() > self.max_path_bytes {
-            return self.default_decision(service);
-        }
-        let path = self.match_path(request.path);
+        let Some(path) = self.matchable_path(request.path) else { return self.default_decision(service) };
         if let Some(s) = service.and_then(|i| self.services.get(i)) {
             if let Some(i) = s.table.first_match(request.method, &path, headers, scratch) {
                 return Decision { name: Some(&s.table.routes[i].name), route: Some(s.table.first_id + i), service };

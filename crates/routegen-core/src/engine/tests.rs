@@ -19,6 +19,33 @@ fn name<'a>(plan: &'a NativePlan, method: &str, path: &str, authority: &str) -> 
 }
 
 #[test]
+fn malformed_cel_is_rejected_with_or_without_a_host_engine() {
+    let config = r#"{"attributes": [{"output_attribute": "o", "match": [{"value": "v", "condition": "request.url_path == "}]}]}"#;
+    let e = compile_bytes(config.as_bytes(), &mut NoHostCel).unwrap_err();
+    assert_eq!(e.field, "attributes[0].match[0].condition");
+    assert!(e.reason.starts_with("invalid CEL: column 21: expected an operand"), "{e}");
+}
+
+#[test]
+fn repeated_headers_are_joined_as_envoy_joins_them() {
+    let plan = native(r#"{"routes": [{"name": "j", "path": "/h", "headers": {"x-a": "1,2"}}]}"#);
+    let mut headers = JoinedHeaders::default();
+    headers.add("X-A", b"1");
+    headers.add("x-a", b"2");
+    assert_eq!(headers.get("x-a"), Some(&b"1,2"[..]));
+    let line = RequestLine { method: b"GET", path: b"/h", authority: b"" };
+    assert_eq!(plan.decide(&line, &mut headers, &mut Vec::new()).name, Some("j"));
+}
+
+#[test]
+fn matchable_path_is_none_past_the_limit() {
+    let plan = native(r#"{"routes": ["GET /aaaaaaaa/{id}"], "default": "d", "limits": {"max_path_bytes": 10}}"#);
+    assert!(plan.matchable_path(b"/aaaaaaaa/1").is_none());
+    assert_eq!(plan.matchable_path(b"/aaaaaaaa").as_deref(), Some(&b"/aaaaaaaa"[..]));
+    assert_eq!(name(&plan, "GET", "/aaaaaaaa/1", ""), Some("d"));
+}
+
+#[test]
 fn first_matching_route_wins() {
     let plan = native(
         r#"{"default": "[DEFAULT]", "routes": [
