@@ -89,12 +89,14 @@ lint: wasm-target
 	cargo clippy --quiet --target $(TARGET) -p routegen -- -D warnings
 
 integration: build venv prometheus $(call envoy_bin,$(ENVOY_VERSION))
-	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) \
-		$(PY) -m pytest -q tests/integration
+	cargo build --quiet -p routegen-cli --bin routegen
+	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) ROUTEGEN_CLI=$(abspath target/debug/routegen) \
+		$(PY) -m pytest -q -rs tests/integration
 
 integration-oldest: build venv prometheus $(call envoy_bin,$(ENVOY_OLDEST))
-	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_OLDEST))) \
-		$(PY) -m pytest -q tests/integration
+	cargo build --quiet -p routegen-cli --bin routegen
+	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_OLDEST))) ROUTEGEN_CLI=$(abspath target/debug/routegen) \
+		$(PY) -m pytest -q -rs tests/integration
 
 clean:
 	cargo clean

@@ -278,7 +278,7 @@ fn unanchored(expr: &Expr, field: &str, out: &mut Vec<Finding>) {
             unanchored(e, field, out);
             list.iter().for_each(|e| unanchored(e, field, out));
         }
-        Expr::Lit(_) | Expr::Attr(_) | Expr::Header { .. } => {}
+        Expr::Lit(_) | Expr::Attr(_) | Expr::Header { .. } | Expr::HasHeader { .. } => {}
     }
 }
 

@@ -451,6 +451,9 @@ pub fn show(expr: &Expr) -> String {
         Expr::Header { response, name } => {
             format!("{}.headers['{name}']", if *response { "response" } else { "request" })
         }
+        Expr::HasHeader { response, name } => {
+            format!("'{name}' in {}.headers", if *response { "response" } else { "request" })
+        }
         Expr::Not(e) => format!("!({})", show(e)),
         Expr::And(a, b) => format!("{} && {}", paren(a), paren(b)),
         Expr::Or(a, b) => format!("{} || {}", paren(a), paren(b)),

@@ -176,6 +176,11 @@ pub enum Expr {
         response: bool,
         name: String,
     },
+    /// `'x' in request.headers`: whether the header is there; `name` is lower-case.
+    HasHeader {
+        response: bool,
+        name: String,
+    },
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -195,7 +200,7 @@ impl Expr {
         match self {
             Expr::Lit(_) => false,
             Expr::Attr(a) => a.is_response(),
-            Expr::Header { response, .. } => *response,
+            Expr::Header { response, .. } | Expr::HasHeader { response, .. } => *response,
             Expr::Not(e) | Expr::Size(e) | Expr::Matches(e, _) => e.uses_response(),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::StrFn(_, a, b) => {
                 a.uses_response() || b.uses_response()

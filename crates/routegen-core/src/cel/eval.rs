@@ -50,6 +50,7 @@ pub fn eval(expr: &Expr, act: &mut dyn Activation) -> Result<Value> {
         Expr::Header { response, name } => {
             return act.header(*response, name).map(Value::Str).ok_or_else(|| error(&["no such key: '", name, "'"]))
         }
+        Expr::HasHeader { response, name } => return Ok(Value::Bool(act.header(*response, name).is_some())),
         Expr::And(a, b) => return logic(a, b, false, act),
         Expr::Or(a, b) => return logic(a, b, true, act),
         // Like cel-cpp, the element and the whole list are evaluated first (an error in any

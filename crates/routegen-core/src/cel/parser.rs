@@ -257,7 +257,13 @@ impl<'a> Parser<'a> {
             let expr = match op {
                 Some(op) => Expr::Cmp(op, left, self.operand(nesting)?),
                 None if self.eat("[") => Expr::In(left, self.list(nesting)?),
-                None => return self.fail(offset, &["'in' needs a list literal"]),
+                None => match (*left, self.header_map()) {
+                    (Expr::Lit(Value::Str(name)), Some(response)) => {
+                        // Envoy lower-cases header names.
+                        Expr::HasHeader { response, name: name.to_ascii_lowercase() }
+                    }
+                    _ => return self.fail(offset, &["'in' needs a list literal, or a string and request.headers"]),
+                },
             };
             left = self.node(offset, expr, left_depth.max(self.depth))?;
         }
@@ -486,6 +492,22 @@ impl<'a> Parser<'a> {
         self.fail(offset, &["attribute '", path, "' is not supported"])
     }
 
+    /// `request.headers` / `response.headers` as a whole map (the right side of
+    /// `'name' in request.headers`): `Some(response)`, or `None` for anything else.
+    fn header_map(&mut self) -> Option<bool> {
+        let response = match self.tok {
+            Tok::Ident("request") => false,
+            Tok::Ident("response") => true,
+            _ => return None,
+        };
+        self.bump();
+        if !self.eat(".") || !matches!(self.tok, Tok::Ident("headers")) {
+            return None;
+        }
+        self.bump();
+        (!self.is("[") && !self.is(".")).then_some(response)
+    }
+
     /// `['name']` after `request.headers`.
     fn header_index(&mut self) -> Option<String> {
         if !self.eat("[") {
@@ -530,7 +552,7 @@ mod tests {
 
     fn depth(e: &Expr) -> usize {
         match e {
-            Expr::Lit(_) | Expr::Attr(_) | Expr::Header { .. } => 1,
+            Expr::Lit(_) | Expr::Attr(_) | Expr::Header { .. } | Expr::HasHeader { .. } => 1,
             Expr::Not(e) | Expr::Size(e) | Expr::Matches(e, _) => 1 + depth(e),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::StrFn(_, a, b) => 1 + depth(a).max(depth(b)),
             Expr::In(e, l) => 1 + l.iter().map(depth).max().unwrap_or(0).max(depth(e)),
@@ -665,6 +687,10 @@ mod tests {
         assert_eq!(p("'ab'.endsWith('b')"), Expr::StrFn(StrFn::EndsWith, lit_s("ab"), lit_s("b")));
         assert_eq!(p("('ab').contains('b')"), Expr::StrFn(StrFn::Contains, lit_s("ab"), lit_s("b")));
         assert_eq!(p("size('ab')"), Expr::Size(lit_s("ab")));
+        assert_eq!(p("'X-B' in request.headers"), Expr::HasHeader { response: false, name: "x-b".to_string() });
+        assert_eq!(p("'a' in response.headers"), Expr::HasHeader { response: true, name: "a".to_string() });
+        assert!(parse("request.method in request.headers").is_err());
+        assert!(parse("'a' in request.headers['b']").is_err());
         assert_eq!(p("request.path.size()"), Expr::Size(attr(Attr::RequestPath)));
         assert_eq!(p("'a'.size().size()"), Expr::Size(Box::new(Expr::Size(lit_s("a")))));
         let Expr::Matches(_, m) = p("request.path.matches('^/x')") else { panic!() };
