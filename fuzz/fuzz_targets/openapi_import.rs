@@ -11,9 +11,8 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use routegen_cli::import::{openapi, DocumentOptions, ImportError, Imported, Naming, OpenApiOptions};
-use routegen_core::config::parse_value;
+use routegen_core::config::parse_serde;
 use routegen_core::engine::{compile, Mode, NoHostCel, RequestLine};
-
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
