@@ -24,7 +24,7 @@ DEMO_ARGS        ?=
 
 ## demo: build, run the module in the PyPI Envoy with examples/envoy's config, traffic, table
 demo: build venv $(call envoy_bin,$(ENVOY_VERSION))
-	$(PY) tools/demo.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) $(DEMO_ARGS)
+	$(PY) tools/demo.py --envoy $(abspath $(call envoy_bin,$(ENVOY_VERSION))) --wasm $(abspath $(WASM)) $(DEMO_ARGS)
 
 ## oci: the module as an OCI image layout + tarball (Istio's compat variant), digest printed
 oci: build
