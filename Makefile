@@ -90,14 +90,12 @@ lint: wasm-target
 	cargo clippy --quiet --workspace --all-targets -- -D warnings
 	cargo clippy --quiet --target $(TARGET) -p routegen -- -D warnings
 
-integration: build venv prometheus $(call envoy_bin,$(ENVOY_VERSION))
-	cargo build --quiet -p routegen-cli --bin routegen
-	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) ROUTEGEN_CLI=$(abspath target/debug/routegen) \
+integration: build cli venv prometheus $(call envoy_bin,$(ENVOY_VERSION))
+	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) ROUTEGEN_CLI=$(abspath $(CLI_BIN)) \
 		$(PY) -m pytest -q -rs tests/integration
 
-integration-oldest: build venv prometheus $(call envoy_bin,$(ENVOY_OLDEST))
-	cargo build --quiet -p routegen-cli --bin routegen
-	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_OLDEST))) ROUTEGEN_CLI=$(abspath target/debug/routegen) \
+integration-oldest: build cli venv prometheus $(call envoy_bin,$(ENVOY_OLDEST))
+	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_OLDEST))) ROUTEGEN_CLI=$(abspath $(CLI_BIN)) \
 		$(PY) -m pytest -q -rs tests/integration
 
 clean:

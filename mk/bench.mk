@@ -27,8 +27,8 @@ BENCH_CARGO      := CARGO_PROFILE_BENCH_STRIP=none CARGO_PROFILE_BENCH_DEBUG=lin
 BENCH_FLOOR_DIR  := target/bench-floor
 BENCH_FLOOR      := $(BENCH_FLOOR_DIR)/routegen_bench_floor.wasm
 BENCH_ENVOY_ARGS ?=
-BENCH_ENVOY_RUN   = $(PY) tools/bench/envoy.py --envoy $(abspath $(call envoy_bin,$(ENVOY_VERSION))) --wasm $(abspath $(WASM)) \
-                    --floor $(abspath $(BENCH_FLOOR)) --api $(abspath $(GITHUB_API))
+BENCH_ENVOY_RUN   = $(PY) tools/bench/envoy.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
+                    --floor $(BENCH_FLOOR) --api $(GITHUB_API)
 
 .PHONY: bench bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
 

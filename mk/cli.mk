@@ -11,13 +11,16 @@
 
 CLI_BIN := target/debug/routegen
 
-.PHONY: cli-test cli-unit cli-install
+.PHONY: cli cli-test cli-unit cli-install
+
+## cli: the routegen command-line tool ($(CLI_BIN)), for every suite that runs it
+cli:
+	cargo build --quiet -p routegen-cli --bin routegen
 
 cli-unit:
 	cargo test --quiet -p routegen-cli
 
-cli-test: cli-unit build venv prometheus github-api schemas $(call envoy_bin,$(ENVOY_VERSION))
-	cargo build --quiet -p routegen-cli --bin routegen
+cli-test: cli-unit cli build venv prometheus github-api schemas $(call envoy_bin,$(ENVOY_VERSION))
 	ROUTEGEN_CLI=$(abspath $(CLI_BIN)) ROUTEGEN_WASM=$(abspath $(WASM)) \
 	ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) GITHUB_API=$(abspath $(GITHUB_API)) \
 		$(PY) -m pytest -q tests/cli

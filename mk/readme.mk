@@ -9,8 +9,7 @@
 
 .PHONY: readme-test
 
-readme-test: venv
-	cargo build --quiet -p routegen-cli --bin routegen
-	ROUTEGEN_CLI=$(abspath target/debug/routegen) $(PY) -m pytest -q tests/readme
+readme-test: cli venv
+	ROUTEGEN_CLI=$(abspath $(CLI_BIN)) $(PY) -m pytest -q tests/readme
 
 test: readme-test

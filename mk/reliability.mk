@@ -69,5 +69,5 @@ wrk:
 
 ## soak: SOAK_REQUESTS requests through Envoy + routegen (metrics on); memory and errors report
 soak: build venv wrk $(call envoy_bin,$(ENVOY_VERSION))
-	$(PY) tools/soak.py --envoy $(abspath $(call envoy_bin,$(ENVOY_VERSION))) --wasm $(abspath $(WASM)) \
+	$(PY) tools/soak.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
 		--requests $(SOAK_REQUESTS) $(SOAK_ARGS)

@@ -20,11 +20,11 @@ ROUTEGEN_SCHEMAS ?= $(abspath ../shared/schemas)
 # Extra arguments for the demo, e.g. make demo DEMO_ARGS=--linger=120 (keeps it up to curl around).
 DEMO_ARGS        ?=
 
-.PHONY: demo oci push istio-check envoy-config artifacts-test ship-tools cli
+.PHONY: demo oci push istio-check envoy-config artifacts-test ship-tools
 
 ## demo: build, run the module in the PyPI Envoy with examples/envoy's config, traffic, table
 demo: build venv $(call envoy_bin,$(ENVOY_VERSION))
-	$(PY) tools/demo.py --envoy $(abspath $(call envoy_bin,$(ENVOY_VERSION))) --wasm $(abspath $(WASM)) $(DEMO_ARGS)
+	$(PY) tools/demo.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) $(DEMO_ARGS)
 
 ## oci: the module as an OCI image layout + tarball (Istio's compat variant), digest printed
 oci: build
@@ -34,10 +34,6 @@ oci: build
 push: oci
 	@test -n "$(IMAGE)" || { echo "usage: make push IMAGE=<registry>/<repo>:<tag>  (e.g. IMAGE=ghcr.io/your-org/routegen:$(OCI_TAG))" >&2; exit 2; }
 	IMAGE="$(IMAGE)" OCI_LAYOUT=$(OCI_DIR)/layout OCI_TAG=$(OCI_TAG) bash tools/push.sh
-
-## cli: the routegen command-line tool (routegen check)
-cli:
-	cargo build --quiet -p routegen-cli --bin routegen
 
 ## istio-check: every manifest in istio/ against the CRD schemas; every pluginConfig through routegen check
 istio-check: cli venv schemas

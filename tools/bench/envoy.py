@@ -332,9 +332,6 @@ def main():
     p.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load per variant first")
     p.add_argument("--no-pin", action="store_true", help="do not pin Envoy to CPU 0 and wrk to CPU 1")
     args = p.parse_args()
-    # Envoy runs in its own working directory: every path it is given must be absolute.
-    for name in ("envoy", "wasm", "floor", "api", "workdir"):
-        setattr(args, name, os.path.abspath(getattr(args, name)))
     global PIN
     PIN = not args.no_pin
 

@@ -12,6 +12,7 @@ import collections
 import http.client
 import http.server
 import json
+import os
 import re
 import shutil
 import socket
@@ -234,7 +235,7 @@ def local_config(
     loggers = hcm["typed_config"].get("access_log", [])
     _only(loggers, "access log")["typed_config"]["path"] = access_log
     wasm_filters = [f for f in hcm["typed_config"]["http_filters"] if f["name"] == "envoy.filters.http.wasm"]
-    _only(wasm_filters, "wasm filter")["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = wasm
+    _only(wasm_filters, "wasm filter")["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = os.path.abspath(wasm)
     cluster = _only([c for c in config["static_resources"]["clusters"] if c["name"] == "podinfo"], "podinfo cluster")
     cluster["type"] = "STATIC"
     endpoint = _only(

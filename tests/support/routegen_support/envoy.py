@@ -72,8 +72,8 @@ def virtual_host(routes: Sequence[dict], name: str = "all", domains: Sequence[st
 def wasm_filter(wasm: str, configuration: str | Mapping, *, name: str = "routegen", vm_id: str | None = None,
                 root_id: str | None = None, failure_policy: str | None = None, **plugin_extra) -> dict:
     """The envoy.filters.http.wasm filter (V8) running `wasm` with `configuration` (a string, or
-    a mapping sent as JSON)."""
-    vm_config = {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": str(wasm)}}}
+    a mapping sent as JSON). The path is made absolute: Envoy runs in its own work directory."""
+    vm_config = {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": os.path.abspath(wasm)}}}
     if vm_id is not None:
         vm_config = {"vm_id": vm_id, **vm_config}
     config: dict = {"name": name}
