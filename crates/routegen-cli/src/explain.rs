@@ -17,7 +17,6 @@ use routegen_core::lower::flatten_and;
 use routegen_core::metrics;
 use routegen_core::route::{HeaderRule, RouteSpec};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Show which route a request gets, and why each earlier route did not match.
@@ -64,8 +63,7 @@ pub fn run(args: Args) -> Result<u8> {
             header.split_once('=').ok_or_else(|| Exit::usage(format!("--header '{header}': expected NAME=VALUE")))?;
         joined.add(name, value.as_bytes());
     }
-    let headers = joined.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v).into_owned())).collect();
-    let request = Request { args: &args, headers, joined };
+    let request = Request { args: &args, headers: joined };
     let report = match &loaded.engine.mode {
         Mode::Native(plan) => explain_native(plan, &request)?,
         Mode::Attributegen(attributes) => explain_attributegen(attributes, &request)?,
@@ -79,10 +77,15 @@ pub fn run(args: Args) -> Result<u8> {
 
 struct Request<'a> {
     args: &'a Args,
-    /// Lower-case names; a repeated header's values joined with ',' (as Envoy does).
-    headers: HashMap<String, String>,
-    /// The same headers as the filter's decision reads them.
-    joined: JoinedHeaders,
+    /// As the filter reads them: lower-case names, a repeated header's values joined with ','.
+    headers: JoinedHeaders,
+}
+
+impl Request<'_> {
+    /// A request header as text, for messages and CEL.
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).map(|v| String::from_utf8_lossy(v).into_owned())
+    }
 }
 
 struct Report {
@@ -94,7 +97,7 @@ struct Report {
 // Native
 
 /// Why a route did not take the request, or `None` if it did.
-fn mismatch(route: &RouteSpec, method: &str, path: &[u8], headers: &HashMap<String, String>) -> Option<String> {
+fn mismatch(route: &RouteSpec, method: &str, path: &[u8], headers: &JoinedHeaders) -> Option<String> {
     if !route.methods.allows(method.as_bytes()) {
         return Some(format!("method {method} is not {}", route.methods));
     }
@@ -103,7 +106,7 @@ fn mismatch(route: &RouteSpec, method: &str, path: &[u8], headers: &HashMap<Stri
     }
     for header in &route.headers {
         let value = headers.get(&header.name);
-        if !header.matches(value.map(String::as_bytes)) {
+        if !header.matches(value) {
             let want = match &header.rule {
                 HeaderRule::Present => "present".to_string(),
                 HeaderRule::Absent => "absent".to_string(),
@@ -111,7 +114,7 @@ fn mismatch(route: &RouteSpec, method: &str, path: &[u8], headers: &HashMap<Stri
                 HeaderRule::Prefix(p) => format!("starting with '{p}'"),
                 HeaderRule::Regex(r) => format!("matching {}", r.as_str()),
             };
-            let got = value.map(|v| format!("'{v}'")).unwrap_or_else(|| "absent".to_string());
+            let got = value.map(|v| format!("'{}'", common::text(v))).unwrap_or_else(|| "absent".to_string());
             return Some(format!("header {} must be {want}, is {got}", header.name));
         }
     }
@@ -223,7 +226,7 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
         }
     }
     // The filter's own answer, through the index.
-    let mut headers = request.joined.clone();
+    let mut headers = request.headers.clone();
     let line =
         RequestLine { method: args.method.as_bytes(), path: args.path.as_bytes(), authority: authority.as_bytes() };
     let decision = plan.decide(&line, &mut headers, &mut Vec::new());
@@ -291,7 +294,7 @@ impl Activation for CliActivation<'_> {
             Some((p, q)) => (p, q),
             None => (args.path.as_str(), ""),
         };
-        let header = |name: &str| self.request.headers.get(name).cloned();
+        let header = |name: &str| self.request.header(name);
         let value = match attr {
             Attr::RequestMethod => CelValue::Str(args.method.clone()),
             Attr::RequestPath => CelValue::Str(args.path.clone()),
@@ -314,7 +317,7 @@ impl Activation for CliActivation<'_> {
         if response {
             return None;
         }
-        self.request.headers.get(name).cloned()
+        self.request.header(name)
     }
 }
 
