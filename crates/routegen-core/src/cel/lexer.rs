@@ -5,7 +5,7 @@
 //! The parser pulls tokens one at a time. The lexer works on bytes: every character with a
 //! meaning is ASCII, so slices taken at those bytes always fall on character boundaries.
 
-use super::parser::{error, ParseError};
+use super::parser::{error, malformed, ParseError};
 
 /// One lexical token; identifiers borrow the source.
 #[derive(Clone, Debug, PartialEq)]
@@ -201,8 +201,8 @@ impl<'a> Lexer<'a> {
                 out.push_str(self.src.get(run..at).unwrap_or(""));
             }
             match c {
-                None => return Err(error(start, &[UNTERMINATED])),
-                Some(b'\n' | b'\r') if !triple => return Err(error(at, &["newline in string literal"])),
+                None => return Err(malformed(start, &[UNTERMINATED])),
+                Some(b'\n' | b'\r') if !triple => return Err(malformed(at, &["newline in string literal"])),
                 _ if closes => {
                     self.skip(quote_len);
                     return Ok(out);
@@ -221,7 +221,7 @@ impl<'a> Lexer<'a> {
     /// literals, `\x`/octal escapes denote code points, not bytes).
     fn escape(&mut self, at: usize) -> Result<char, ParseError> {
         let Some(c) = self.at(0) else {
-            return Err(error(at, &[UNTERMINATED]));
+            return Err(malformed(at, &[UNTERMINATED]));
         };
         if let Some(pair) = SIMPLE_ESCAPES.chunks(2).find(|pair| pair.first() == Some(&c)) {
             self.skip(1);
@@ -235,7 +235,7 @@ impl<'a> Lexer<'a> {
             b'0'..=b'3' => (8, 3),
             _ => {
                 let c = char_at(self.src, self.pos);
-                return Err(error(at, &["invalid escape sequence '\\", c, "'"]));
+                return Err(malformed(at, &["invalid escape sequence '\\", c, "'"]));
             }
         };
         if radix == 16 {
@@ -243,11 +243,11 @@ impl<'a> Lexer<'a> {
         }
         let (code, n) = self.digits(radix, count);
         if n < count {
-            return Err(error(at, &["malformed escape sequence"]));
+            return Err(malformed(at, &["malformed escape sequence"]));
         }
         code.and_then(|code| u32::try_from(code).ok())
             .and_then(char::from_u32)
-            .ok_or_else(|| error(at, &["invalid code point in escape sequence"]))
+            .ok_or_else(|| malformed(at, &["invalid code point in escape sequence"]))
     }
 }
 

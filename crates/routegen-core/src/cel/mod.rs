@@ -19,20 +19,6 @@ pub use ast::{Attr, CmpOp, Expr, Matcher, StrFn, Value};
 pub use eval::{eval, eval_bool, Activation, EvalError};
 pub use parser::{parse, ParseError, MAX_DEPTH};
 
-/// True when a parse error means the text is not CEL at all, so Envoy's CEL rejects it as
-/// well: the condition stops in the middle of an expression, or a string literal is broken.
-/// Such a condition is rejected without asking Envoy, so `routegen check` (which has no
-/// Envoy) and the filter give the same answer. Other errors may be valid CEL outside the
-/// subset, which only Envoy can decide.
-pub fn is_malformed(source: &str, error: &ParseError) -> bool {
-    error.offset >= source.trim_end().len()
-        || error.message.starts_with("unterminated")
-        || matches!(
-            error.message.as_str(),
-            "newline in string literal" | "malformed escape sequence" | "invalid code point in escape sequence"
-        )
-        || error.message.starts_with("invalid escape sequence")
-}
 /// Compiles an RE2 pattern with regex-lite, refusing patterns the engines would read
 /// differently (the same check `matches()` literals get). Reuse it instead of compiling
 /// `Matcher::pattern` again, which would lose that translation.
@@ -103,7 +89,7 @@ mod tests {
 
     #[test]
     fn malformed_is_not_cel_at_all() {
-        let malformed = |src: &str| is_malformed(src, &parse(src).unwrap_err());
+        let malformed = |src: &str| parse(src).unwrap_err().malformed;
         assert!(malformed("request.url_path == "));
         assert!(malformed("request.url_path == \"/a"));
         assert!(malformed("(request.method == \"GET\""));

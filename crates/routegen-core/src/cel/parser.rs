@@ -40,6 +40,10 @@ pub struct ParseError {
     /// Byte offset into the source where the problem was found.
     pub offset: usize,
     pub message: String,
+    /// Not CEL at all, so Envoy's CEL rejects it too: the condition stops in the middle of an
+    /// expression, or a string literal is broken. Other errors may be valid CEL outside the
+    /// subset, which only Envoy can decide.
+    pub malformed: bool,
 }
 
 impl fmt::Display for ParseError {
@@ -54,7 +58,14 @@ impl std::error::Error for ParseError {}
 #[cold]
 #[inline(never)]
 pub(super) fn error(offset: usize, parts: &[&str]) -> ParseError {
-    ParseError { offset, message: parts.concat() }
+    ParseError { offset, message: parts.concat(), malformed: false }
+}
+
+/// An error that makes the text no CEL at all (see [`ParseError::malformed`]).
+#[cold]
+#[inline(never)]
+pub(super) fn malformed(offset: usize, parts: &[&str]) -> ParseError {
+    ParseError { malformed: true, ..error(offset, parts) }
 }
 
 /// Parses a condition. Empty (or whitespace-only) source is an error: the caller decides
@@ -68,6 +79,8 @@ pub fn parse(source: &str) -> Result<Expr, ParseError> {
     }
     match (expr, parser.err) {
         (Some(expr), None) => Ok(*expr),
+        // Stopped at the end of the text: an expression was left unfinished.
+        (_, Some(e)) if e.offset >= source.trim_end().len() => Err(ParseError { malformed: true, ..e }),
         (_, Some(e)) => Err(e),
         (None, None) => Err(error(0, &["invalid condition"])),
     }

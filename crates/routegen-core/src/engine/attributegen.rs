@@ -211,7 +211,7 @@ fn compile_condition(
     }
     let subset_error = match cel::parse(source) {
         Ok(expr) => return Ok(Condition::Cel(expr)),
-        Err(e) if cel::is_malformed(source, &e) => {
+        Err(e) if e.malformed => {
             return Err(ConfigError::new(field, format!("invalid CEL: {e}")));
         }
         Err(e) => e.to_string(),
