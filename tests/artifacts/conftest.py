@@ -47,14 +47,9 @@ def schema_store(request):
     """Every schema validator available (tools/validate_manifests.py): the raw CRDs in
     ROUTEGEN_SCHEMAS (default ../shared/schemas) and/or `make schemas`'s npm validators in
     ROUTEGEN_SCHEMA_MODELS (default .cache/schemas). Says which; fails if there is none."""
-    from routegen_support.tools import validate_manifests
+    from routegen_support.tools import schema_validators
 
-    store = validate_manifests.Validators()
-    validate_manifests.announce(request.config, "tests/artifacts", store)
-    if not store.validators:
-        pytest.fail("no schema validator available: run `make schemas` (npm) or set ROUTEGEN_SCHEMAS to the CRD files")
-    yield store
-    store.close()
+    yield from schema_validators(request.config, "tests/artifacts")
 
 
 def require_tool(name: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import FIXTURES, ROOT
-from routegen_support.tools import validate_manifests as vm
+from routegen_support.tools import schema_validators, validate_manifests as vm
 
 IMAGE = "ghcr.io/your-org/routegen:0.1.0"
 DIGEST = "ab" * 32
@@ -23,12 +23,7 @@ DIGEST = "ab" * 32
 
 @pytest.fixture(scope="module")
 def schemas(request):
-    store = vm.Validators()
-    vm.announce(request.config, "tests/cli", store)
-    if not store.validators:
-        pytest.fail("no schema validator available: run `make schemas` (npm) or set ROUTEGEN_SCHEMAS to the CRD files")
-    yield store
-    store.close()
+    yield from schema_validators(request.config, "tests/cli")
 
 
 def validate(schemas, doc):

@@ -32,6 +32,23 @@ def load(name: str) -> ModuleType:
     return module
 
 
+def schema_validators(config, suite: str):
+    """Every CRD schema validator available (tools/validate_manifests.py), announced in the
+    session's summary under `suite`; a test failure, never a skip, when there is none. A
+    generator for a pytest fixture: yields the validators, then closes them."""
+    import pytest
+
+    manifests = load("validate_manifests")
+    store = manifests.Validators()
+    manifests.announce(config, suite, store)
+    if not store.validators:
+        pytest.fail("no schema validator available: run `make schemas` (npm) or set ROUTEGEN_SCHEMAS to the CRD files")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def __getattr__(name: str) -> ModuleType:
     if name.startswith("_") or not (TOOLS / f"{name}.py").is_file():
         raise AttributeError(name)
