@@ -69,10 +69,6 @@ impl JoinedHeaders {
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.0.get(name).map(Vec::as_slice)
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
-    }
 }
 
 impl HeaderSource for JoinedHeaders {
