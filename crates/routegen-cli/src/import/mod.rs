@@ -13,7 +13,6 @@ pub mod linkerd;
 pub mod openapi;
 pub mod proto;
 
-pub use crate::input::parse_document;
 pub use command::{run, Command, OutputArgs};
 pub use openapi::{openapi, Naming, OpenApiOptions};
 

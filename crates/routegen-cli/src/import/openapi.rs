@@ -59,7 +59,7 @@ struct Operation {
 }
 
 /// Imports an OpenAPI 3.x or Swagger 2.0 document (already parsed: see
-/// [`super::parse_document`]): one route per operation. [`ImportError::Invalid`] when it is not
+/// [`crate::input::parse_document`]): one route per operation. [`ImportError::Invalid`] when it is not
 /// such a document; its message does not name the file.
 pub fn openapi(doc: &Value, options: &OpenApiOptions) -> Result<Imported, ImportError> {
     let swagger = match (doc.get("openapi").and_then(Value::as_str), doc.get("swagger").and_then(Value::as_str)) {
