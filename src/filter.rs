@@ -9,6 +9,7 @@ use crate::stats::{self, Observation, RouteKey, Stats};
 use log::{error, info, warn};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
+use routegen_core::auto::{AutoName, AutoNamer, SharedStore, Slot, Written};
 use routegen_core::cel::{Activation, Attr, Value};
 use routegen_core::config::Phase;
 use routegen_core::engine::{
@@ -30,6 +31,9 @@ struct Loaded {
     /// The index's candidate buffer, shared by the VM's requests (callbacks never overlap in a
     /// VM), so a warm lookup allocates nothing.
     scratch: RefCell<Vec<u32>>,
+    /// With `auto` on: this worker's namer (its cache; the state all workers share is in
+    /// proxy-wasm shared data).
+    namer: Option<RefCell<AutoNamer>>,
 }
 
 impl Loaded {
@@ -63,10 +67,15 @@ impl RootContext for Root {
                     info!("routegen: {note}");
                 }
                 info!("routegen: configuration loaded ({})", summary(&engine));
+                let namer = match &engine.mode {
+                    Mode::Native(plan) => plan.auto.clone().map(|auto| RefCell::new(AutoNamer::new(auto))),
+                    Mode::Attributegen(_) => None,
+                };
                 if let Some(old) = self.loaded.replace(Rc::new(Loaded {
                     engine,
                     stats: Stats::default(),
                     scratch: RefCell::default(),
+                    namer,
                 })) {
                     release_host_expressions(&old.engine);
                 }
@@ -95,10 +104,14 @@ impl RootContext for Root {
 fn summary(engine: &Engine) -> String {
     match &engine.mode {
         Mode::Native(plan) => format!(
-            "native: {} routes, {} services, metrics {}",
+            "native: {} routes, {} services, metrics {}, auto {}",
             plan.routes().count(),
             plan.services.len(),
-            if plan.metrics.enabled { "on" } else { "off" }
+            if plan.metrics.enabled { "on" } else { "off" },
+            match &plan.auto {
+                Some(auto) => format!("on (max_names {}, fanout {})", auto.max_names, auto.fanout),
+                None => "off".to_string(),
+            }
         ),
         Mode::Attributegen(attributes) => {
             let matches: usize = attributes.iter().map(|a| a.matches.len()).sum();
@@ -127,6 +140,7 @@ struct Request {
 struct Counted {
     route: Option<usize>,
     service: Option<usize>,
+    auto: Option<AutoName>,
     start_ns: u64,
 }
 
@@ -146,22 +160,40 @@ impl HttpContext for Request {
                     if plan.services.is_empty() && !engine.debug { None } else { request_header(":authority") };
                 let authority = authority.unwrap_or_default();
                 let line = RequestLine { method: &method, path: &path, authority: &authority };
-                let decision = loaded.with_scratch(|scratch| plan.decide(&line, &mut HostHeaders, scratch));
+                let (decision, auto) = loaded.with_scratch(|scratch| match &loaded.namer {
+                    Some(namer) => match namer.try_borrow_mut() {
+                        Ok(mut namer) => {
+                            plan.decide_or_auto(&line, &mut HostHeaders, scratch, &mut namer, &mut HostShared)
+                        }
+                        Err(_) => (plan.decide(&line, &mut HostHeaders, scratch), None),
+                    },
+                    None => (plan.decide(&line, &mut HostHeaders, scratch), None),
+                });
+                let name = auto.as_ref().map(|a| a.name.as_str()).or(decision.name);
                 if engine.debug {
                     info!(
-                        "routegen: {} {} (authority {}) -> {}",
+                        "routegen: {} {} (authority {}) -> {}{}",
                         String::from_utf8_lossy(&method),
                         String::from_utf8_lossy(&path),
                         String::from_utf8_lossy(&authority),
-                        decision.name.unwrap_or("<unset>")
+                        name.unwrap_or("<unset>"),
+                        if auto.is_some() { " (auto)" } else { "" }
                     );
                 }
-                if let Some(name) = decision.name {
+                if let Some(name) = name {
                     write_attribute(engine, &plan.output_attribute, name);
+                }
+                if let Some(auto) = &auto {
+                    if let Some(count) = auto.admitted {
+                        stats::set_auto_names(&plan.metrics.prefix, count);
+                    }
+                    if auto.slot == Slot::Overflow {
+                        loaded.stats.count_overflow(&plan.metrics.prefix);
+                    }
                 }
                 if plan.metrics.enabled {
                     let start_ns = host::now_nanos();
-                    self.counted = Some(Counted { route: decision.route, service: decision.service, start_ns });
+                    self.counted = Some(Counted { route: decision.route, service: decision.service, auto, start_ns });
                 }
             }
             Mode::Attributegen(attributes) => run_attributes(&loaded, attributes, Phase::OnRequest),
@@ -185,16 +217,22 @@ impl HttpContext for Request {
 /// Counts one finished request under its route (metrics on).
 fn record_request(plan: &NativePlan, stats: &Stats, counted: &Counted) {
     let route = counted.route.and_then(|id| plan.route(id));
-    let label = match route {
-        Some(route) => route.name.as_str(),
-        None => plan.default_decision(counted.service).name.unwrap_or("unknown"),
+    let label = match (route, &counted.auto) {
+        (Some(route), _) => route.name.as_str(),
+        (None, Some(auto)) => auto.name.as_str(),
+        (None, None) => plan.default_decision(counted.service).name.unwrap_or("unknown"),
     };
     // No response code (a reset before headers) reads as 0: a failure.
     let status = host::get_property(&["response", "code"]).ok().flatten().and_then(integer_bytes).unwrap_or(0);
     let status = u32::try_from(status).unwrap_or(0);
     let classification = metrics::classify(status, grpc_status(), route.and_then(|r| r.failure_classes.as_deref()));
     let elapsed_ns = host::now_nanos().saturating_sub(counted.start_ns);
-    let key = counted.route.map_or(RouteKey::Default, RouteKey::Route);
+    let key = match (counted.route, &counted.auto) {
+        (Some(id), _) => RouteKey::Route(id),
+        (None, Some(AutoName { slot: Slot::Name(slot), .. })) => RouteKey::Auto(*slot),
+        (None, Some(AutoName { slot: Slot::Overflow, .. })) => RouteKey::Overflow,
+        (None, None) => RouteKey::Default,
+    };
     stats.record(
         &plan.metrics,
         &Observation { route: key, label, classification, status, duration_ms: elapsed_ns / 1_000_000 },
@@ -273,6 +311,26 @@ fn joined_header(response: bool, name: &str) -> Option<Vec<u8>> {
 }
 
 struct HostHeaders;
+
+/// Proxy-wasm shared data, as the auto namer's store.
+struct HostShared;
+
+impl SharedStore for HostShared {
+    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
+        host::get_shared(key).ok().flatten()
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Written {
+        match host::set_shared(key, value, cas) {
+            host::SharedWrite::Ok => Written::Ok,
+            host::SharedWrite::Mismatch => Written::Mismatch,
+            host::SharedWrite::Failed(status) => {
+                warn!("routegen: shared data write refused (status {status})");
+                Written::Failed
+            }
+        }
+    }
+}
 
 impl HeaderSource for HostHeaders {
     fn header(&mut self, name: &str) -> Option<Vec<u8>> {

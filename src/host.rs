@@ -11,12 +11,14 @@ use std::ptr::{null, null_mut};
 pub type Status = u32;
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
+const CAS_MISMATCH: u32 = 8;
 
 pub const REQUEST_HEADERS: u32 = 0;
 pub const RESPONSE_HEADERS: u32 = 2;
 pub const RESPONSE_TRAILERS: u32 = 3;
 
 pub const COUNTER: u32 = 0;
+pub const GAUGE: u32 = 1;
 pub const HISTOGRAM: u32 = 2;
 
 #[allow(clashing_extern_declarations)]
@@ -44,6 +46,14 @@ extern "C" {
     fn proxy_increment_metric(id: u32, offset: i64) -> u32;
     fn proxy_record_metric(id: u32, value: u64) -> u32;
     fn proxy_get_current_time_nanoseconds(out: *mut u64) -> u32;
+    fn proxy_get_shared_data(
+        key: *const u8,
+        key_size: usize,
+        out: *mut *mut u8,
+        out_size: *mut usize,
+        cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(key: *const u8, key_size: usize, value: *const u8, value_size: usize, cas: u32) -> u32;
 }
 
 /// Wall-clock nanoseconds; 0 if the host will not say (durations then read as 0).
@@ -139,5 +149,31 @@ pub fn record_metric(id: u32, value: u64) -> Result<(), Status> {
     match unsafe { proxy_record_metric(id, value) } {
         OK => Ok(()),
         status => Err(status),
+    }
+}
+
+/// Shared data (one store per VM id, seen by every worker): the value and its CAS version.
+pub fn get_shared(key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
+    let mut cas = 0u32;
+    // SAFETY: as above; `cas` is a valid local.
+    let value = read(|out, size| unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), out, size, &mut cas) })?;
+    Ok(value.map(|v| (v, cas)))
+}
+
+/// The outcome of a shared-data write.
+pub enum SharedWrite {
+    Ok,
+    Mismatch,
+    Failed(Status),
+}
+
+/// Writes shared data if its version is still `cas` (0: unconditionally).
+pub fn set_shared(key: &str, value: &[u8], cas: u32) -> SharedWrite {
+    let value_ptr = if value.is_empty() { null() } else { value.as_ptr() };
+    // SAFETY: pointers and lengths describe live slices for the duration of the call.
+    match unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value_ptr, value.len(), cas) } {
+        OK => SharedWrite::Ok,
+        CAS_MISMATCH => SharedWrite::Mismatch,
+        status => SharedWrite::Failed(status),
     }
 }

@@ -52,7 +52,9 @@ impl FxHasher {
     }
 }
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// The crate's one hash map type. Use it as `FxMap<Box<[u8]>, u32>` (bytes to an index):
+/// every other instantiation adds another copy of the hash map code to the module.
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Route indices are `u32`: a table is capped far below that (see `config::MAX_ROUTES`).
 pub type RouteId = u32;

@@ -147,6 +147,16 @@ pub fn requests_name(prefix: &str, route: &str, class: Classification, status: &
     }
 }
 
+/// Gauge: distinct auto names admitted in this Envoy process (at most `auto.max_names`).
+pub fn auto_names_name(prefix: &str) -> String {
+    format!("{prefix}_auto_names")
+}
+
+/// Counter: requests that got the `auto.overflow` name because the cap was reached.
+pub fn auto_overflow_name(prefix: &str) -> String {
+    format!("{prefix}_auto_overflow_total")
+}
+
 pub fn duration_name(prefix: &str, route: &str) -> String {
     format!("{prefix}_request_duration_milliseconds;route={}", label_value(route))
 }

@@ -18,6 +18,7 @@ use super::{
     check_attribute_name, each, expect_array, expect_bool, expect_object, expect_str, join, kind, reject_unknown,
     ConfigError, MAX_ROUTES,
 };
+use crate::auto::AutoConfig;
 use crate::metrics::{MetricsConfig, StatusLabel, StatusRange};
 use crate::normalize::NormalizeOptions;
 use crate::route::{build_regex_with_limit, HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
@@ -37,6 +38,8 @@ pub struct NativeConfig {
     pub services: Vec<ServiceSpec>,
     pub metrics: MetricsConfig,
     pub limits: Limits,
+    /// Auto names for requests no route matches (`"auto": {}`; off when absent).
+    pub auto: Option<AutoConfig>,
 }
 
 /// Resource caps (`limits` in the config). The config is trusted, but a typo'd generator or a
@@ -68,7 +71,8 @@ pub struct ServiceSpec {
 }
 
 pub(super) const TOP_FIELDS: &[&str] =
-    &["output_attribute", "default", "debug", "normalize", "routes", "services", "metrics", "limits"];
+    &["output_attribute", "default", "debug", "normalize", "routes", "services", "metrics", "limits", "auto"];
+const AUTO_FIELDS: &[&str] = &["max_names", "overflow", "fanout", "max_depth"];
 const LIMITS_FIELDS: &[&str] = &["max_routes", "max_regex_bytes", "max_path_bytes"];
 const METRICS_FIELDS: &[&str] = &["enabled", "status_label", "prefix"];
 const SERVICE_FIELDS: &[&str] = &["hosts", "routes", "default"];
@@ -110,6 +114,10 @@ pub fn parse(object: &Object) -> Result<NativeConfig, ConfigError> {
         Some(value) => parse_metrics(value)?,
         None => MetricsConfig::default(),
     };
+    let auto = match object.get("auto") {
+        Some(value) => Some(parse_auto(value)?),
+        None => None,
+    };
     let total = routes.len() + services.iter().map(|s| s.routes.len()).sum::<usize>();
     if total > limits.max_routes {
         return Err(ConfigError::new(
@@ -117,13 +125,52 @@ pub fn parse(object: &Object) -> Result<NativeConfig, ConfigError> {
             format!("{total} routes is more than limits.max_routes ({})", limits.max_routes),
         ));
     }
-    if total == 0 && default.is_none() {
+    if total == 0 && default.is_none() && auto.is_none() {
         return Err(ConfigError::new(
             "routes",
-            "no routes and no default: this configuration would never set anything",
+            "no routes, no default and no auto: this configuration would never set anything",
         ));
     }
-    Ok(NativeConfig { output_attribute, default, debug, normalize, routes, services, metrics, limits })
+    Ok(NativeConfig { output_attribute, default, debug, normalize, routes, services, metrics, limits, auto })
+}
+
+fn parse_auto(value: &Value) -> Result<AutoConfig, ConfigError> {
+    let object = match value {
+        Value::Object(object) => object,
+        other => {
+            return Err(ConfigError::new(
+                "auto",
+                format!("expected an object ({{}} for the defaults), found {}", kind(other)),
+            ))
+        }
+    };
+    reject_unknown(object, "auto", AUTO_FIELDS)?;
+    let mut auto = AutoConfig::default();
+    let number = |key: &str, range: std::ops::RangeInclusive<u64>| -> Result<Option<u64>, ConfigError> {
+        let Some(value) = object.get(key) else { return Ok(None) };
+        let field = join("auto", key);
+        match value.as_u64() {
+            Some(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(ConfigError::new(field, format!("expected an integer from {} to {}", range.start(), range.end()))),
+        }
+    };
+    if let Some(n) = number("max_names", 1..=100_000)? {
+        auto.max_names = n as u32;
+    }
+    if let Some(n) = number("fanout", 3..=1000)? {
+        auto.fanout = n as u32;
+    }
+    if let Some(n) = number("max_depth", 1..=32)? {
+        auto.max_depth = n as usize;
+    }
+    if let Some(value) = object.get("overflow") {
+        let name = expect_str(value, "auto.overflow")?;
+        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(ConfigError::new("auto.overflow", "a name of 1 to 128 characters, no control characters"));
+        }
+        auto.overflow = name.to_string();
+    }
+    Ok(auto)
 }
 
 fn parse_limits(value: &Value) -> Result<Limits, ConfigError> {
@@ -641,6 +688,26 @@ mod tests {
         let keep =
             r#"{"normalize": {"ignore_trailing_slash": false}, "routes": [{"name": "r", "path_regex": "/r/[0-9]+/"}]}"#;
         assert!(parse_config(keep.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn auto_settings_and_their_errors() {
+        assert_eq!(native(r#"{"auto": {}}"#).auto, Some(AutoConfig::default()));
+        let auto = native(r#"{"auto": {"max_names": 50, "overflow": "other", "fanout": 8, "max_depth": 4}}"#).auto;
+        assert_eq!(auto, Some(AutoConfig { max_names: 50, overflow: "other".to_string(), fanout: 8, max_depth: 4 }));
+        assert_eq!(native(r#"{"routes": ["/a"]}"#).auto, None);
+        assert_eq!(
+            error(r#"{"auto": {"max_name": 5}}"#),
+            "auto.max_name: unknown field (expected one of: max_names, overflow, fanout, max_depth)"
+        );
+        assert_eq!(error(r#"{"auto": {"max_names": 0}}"#), "auto.max_names: expected an integer from 1 to 100000");
+        assert_eq!(error(r#"{"auto": {"fanout": 2.5}}"#), "auto.fanout: expected an integer from 3 to 1000");
+        assert_eq!(error(r#"{"auto": {"max_depth": -1}}"#), "auto.max_depth: expected an integer from 1 to 32");
+        assert_eq!(
+            error(r#"{"auto": {"overflow": ""}}"#),
+            "auto.overflow: a name of 1 to 128 characters, no control characters"
+        );
+        assert_eq!(error(r#"{"auto": true}"#), "auto: expected an object ({} for the defaults), found a boolean");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! path index, and the first-match decision for a request.
 
 use super::HeaderSource;
+use crate::auto::{AutoConfig, AutoName, AutoNamer, SharedStore};
 use crate::config::{NativeConfig, ServiceSpec};
 use crate::matcher::{PathIndex, RouteId};
 use crate::metrics::MetricsConfig;
@@ -62,6 +63,8 @@ pub struct NativePlan {
     pub max_path_bytes: usize,
     pub fallback: Table,
     pub services: Vec<Service>,
+    /// Auto names where no route matches (instead of the defaults).
+    pub auto: Option<AutoConfig>,
     /// (host, service); a waypoint serves tens of hosts, so a scan beats hashing here.
     exact_hosts: Vec<(String, usize)>,
     /// `*.example.com` entries as (".example.com", service).
@@ -114,6 +117,7 @@ impl NativePlan {
             max_path_bytes: config.limits.max_path_bytes,
             fallback,
             services,
+            auto: config.auto,
             exact_hosts,
             wildcard_hosts,
         }
@@ -161,14 +165,45 @@ impl NativePlan {
         headers: &mut dyn HeaderSource,
         scratch: &mut Vec<RouteId>,
     ) -> Decision<'_> {
+        let path = self.matchable_path(request.path);
+        self.decide_path(request, path.as_deref(), headers, scratch)
+    }
+
+    /// As [`Self::decide`], and where no route matched and `auto` is on, the auto name (which
+    /// then replaces the defaults). Paths past `limits.max_path_bytes` are not examined: they
+    /// keep the default.
+    pub fn decide_or_auto(
+        &self,
+        request: &RequestLine<'_>,
+        headers: &mut dyn HeaderSource,
+        scratch: &mut Vec<RouteId>,
+        namer: &mut AutoNamer,
+        store: &mut dyn SharedStore,
+    ) -> (Decision<'_>, Option<AutoName>) {
+        let path = self.matchable_path(request.path);
+        let decision = self.decide_path(request, path.as_deref(), headers, scratch);
+        let auto = match (&path, decision.route) {
+            (Some(path), None) if self.auto.is_some() => Some(namer.name(request.method, path, store)),
+            _ => None,
+        };
+        (decision, auto)
+    }
+
+    fn decide_path(
+        &self,
+        request: &RequestLine<'_>,
+        path: Option<&[u8]>,
+        headers: &mut dyn HeaderSource,
+        scratch: &mut Vec<RouteId>,
+    ) -> Decision<'_> {
         let service = self.service_for(request.authority);
-        let Some(path) = self.matchable_path(request.path) else { return self.default_decision(service) };
+        let Some(path) = path else { return self.default_decision(service) };
         if let Some(s) = service.and_then(|i| self.services.get(i)) {
-            if let Some(i) = s.table.first_match(request.method, &path, headers, scratch) {
+            if let Some(i) = s.table.first_match(request.method, path, headers, scratch) {
                 return Decision { name: Some(&s.table.routes[i].name), route: Some(s.table.first_id + i), service };
             }
         }
-        if let Some(i) = self.fallback.first_match(request.method, &path, headers, scratch) {
+        if let Some(i) = self.fallback.first_match(request.method, path, headers, scratch) {
             return Decision { name: Some(&self.fallback.routes[i].name), route: Some(i), service };
         }
         self.default_decision(service)
