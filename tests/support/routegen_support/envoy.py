@@ -189,6 +189,7 @@ class EnvoyProcess:
         file_flush_ms: int | None = 50,
         cpu: int | None = None,
         new_session: bool = False,
+        concurrency: int = 1,
     ):
         self.envoy_bin = resolve_binary(envoy_bin)
         self.workdir = Path(workdir).resolve()
@@ -201,6 +202,7 @@ class EnvoyProcess:
         self.file_flush_ms = file_flush_ms
         self.cpu = cpu
         self.new_session = new_session
+        self.concurrency = concurrency
         self.config_path = self.workdir / f"{name}.yaml"
         self.envoy_log = self.workdir / f"{name}.log"
         self.stderr_path = self.workdir / ("stderr.log" if name == "envoy" else f"{name}.stderr.log")
@@ -236,7 +238,7 @@ class EnvoyProcess:
             "-c", str(self.config_path),
             "--base-id", str(self.base_id),
             "--disable-hot-restart",
-            "--concurrency", "1",
+            "--concurrency", str(self.concurrency),
             "--log-level", self.log_level,
             "--log-path", str(self.envoy_log),
         ]
