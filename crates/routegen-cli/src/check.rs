@@ -77,7 +77,13 @@ pub fn run(args: Args) -> Result<u8> {
         Format::Json | Format::Yaml => {
             let warnings: Vec<Value> =
                 findings.iter().map(|f| json!({"field": f.field, "kind": f.kind, "message": f.message})).collect();
-            let report = json!({"file": name, "valid": true, "format": format, "routes": routes, "errors": [], "warnings": warnings});
+            let auto = match &engine.mode {
+                Mode::Native(NativePlan { auto: Some(auto), .. }) => json!({
+                    "max_names": auto.max_names, "overflow": auto.overflow, "fanout": auto.fanout, "max_depth": auto.max_depth,
+                }),
+                _ => Value::Null,
+            };
+            let report = json!({"file": name, "valid": true, "format": format, "routes": routes, "auto": auto, "errors": [], "warnings": warnings});
             print!("{}", common::to_text(&report, args.output)?);
         }
         _ => {
@@ -85,8 +91,15 @@ pub fn run(args: Args) -> Result<u8> {
                 println!("warning: {}: {}", finding.field, finding.message);
             }
             let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+            let auto = match &engine.mode {
+                Mode::Native(NativePlan { auto: Some(auto), .. }) => format!(
+                    ", auto names on (max_names {}, fanout {}, max_depth {})",
+                    auto.max_names, auto.fanout, auto.max_depth
+                ),
+                _ => String::new(),
+            };
             println!(
-                "ok: {name} is a valid routegen configuration ({format}, {}, {})",
+                "ok: {name} is a valid routegen configuration ({format}, {}{auto}, {})",
                 plural(routes, if format == "native" { "route" } else { "condition" }),
                 plural(findings.len(), "warning")
             );
@@ -129,6 +142,21 @@ fn review_native(plan: &NativePlan) -> Vec<Finding> {
     let mut findings = review_table(&plan.fallback.routes, "routes", &universe);
     for (s, service) in plan.services.iter().enumerate() {
         findings.extend(review_table(&service.table.routes, &format!("services[{s}].routes"), &universe));
+    }
+    if plan.auto.is_some() {
+        let defaults = std::iter::once(("default".to_string(), plan.default.is_some())).chain(
+            plan.services.iter().enumerate().map(|(s, svc)| (format!("services[{s}].default"), svc.default.is_some())),
+        );
+        for (field, _) in defaults.filter(|(_, set)| *set) {
+            findings.push(Finding {
+                field,
+                kind: "auto-default",
+                message: format!(
+                    "with auto on, a default names only requests whose path is longer than limits.max_path_bytes ({}); every other unmatched request gets an auto name",
+                    plan.max_path_bytes
+                ),
+            });
+        }
     }
     findings
 }

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 /// only Envoy's CEL can evaluate are reported as such.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  routegen explain routes.json GET /books/12\n  routegen explain routes.json GET '/books//12/?x=1' --host books.default.svc.cluster.local\n  routegen explain attributegen.json GET /status --status 503\n  routegen explain routes.json POST /api --header x-api-version=2 -o json\n\n\
+    after_help = "Examples:\n  routegen explain routes.json GET /books/12\n  routegen explain routes.json GET '/books//12/?x=1' --host books.default.svc.cluster.local\n  routegen explain attributegen.json GET /status --status 503\n  routegen explain routes.json POST /api --header x-api-version=2 -o json\n  routegen explain auto.json GET /users/alice/repos --history traffic.txt\n\n\
 Exit status: 0 explained, 1 invalid configuration, 2 unreadable file or bad arguments."
 )]
 pub struct Args {
@@ -50,6 +50,10 @@ pub struct Args {
     /// A request header NAME=VALUE (repeatable).
     #[arg(long = "header", short = 'H', value_name = "NAME=VALUE")]
     headers: Vec<String>,
+    /// With `auto` on: earlier traffic to replay first, one `METHOD /path` per line (which
+    /// words become `{param}` depends on what one Envoy process has seen).
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
     /// Output format: table (readable lines), json or yaml.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     output: Format,
@@ -233,7 +237,24 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
     if decision.route != winner.as_ref().map(|(id, _)| *id) {
         return Err(Exit::invalid(format!("internal error: the explanation ({winner:?}) disagrees with the filter's decision ({decision:?}); please report this")));
     }
+    let mut auto_json = Value::Null;
+    let auto = match (&winner, &matchable) {
+        (None, Some(path)) => crate::auto::Simulation::new(plan).map(|mut sim| {
+            let replayed = args.history.as_deref().map(|file| sim.replay(file)).transpose()?;
+            let (named, steps) = sim.explain(&args.method, path);
+            let (auto_text, json) = crate::auto::report(&named, &steps, replayed);
+            text.push_str(&auto_text);
+            auto_json = json;
+            Ok::<_, Exit>(named)
+        }),
+        _ => None,
+    }
+    .transpose()?;
     let (result_text, result_json) = match (&winner, decision.name) {
+        (None, _) if auto.is_some() => {
+            let name = auto.as_ref().map(|a| a.name.as_str()).unwrap_or_default();
+            (format!("auto name '{name}'"), json!({"route": name, "field": null, "default": false, "auto": true}))
+        }
         (Some((_, at)), Some(name)) => {
             (format!("route '{name}' ({at})"), json!({"route": name, "field": at, "default": false}))
         }
@@ -272,6 +293,7 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
         "service": service.map(|s| format!("services[{s}]")),
         "candidates": candidates,
         "result": result_json,
+        "auto": auto_json,
         "classification": classification,
     });
     Ok(Report { text, json })

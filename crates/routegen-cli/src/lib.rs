@@ -4,6 +4,7 @@
 //! One module per command; `common` holds loading, compiling and output formats; `import` every
 //! importer (a library, so that fuzz targets reach each one); `shadow` the shadowing analysis.
 
+pub mod auto;
 pub mod check;
 pub mod common;
 pub mod explain;

@@ -79,9 +79,9 @@ impl std::fmt::Display for Why {
             Why::HexAtIds => f.write_str("hex at a position that holds IDs"),
             Why::Untracked => f.write_str("an untracked position (max positions reached): {param}"),
             Why::NewAtResource => f.write_str("a word at a resource position: kept"),
-            Why::Recurring(kind) => write!(f, "a word recurring at a {} position: kept", kind.name()),
+            Why::Recurring(kind) => write!(f, "a word recurring at {} position: kept", kind.article()),
             Why::NotYetRecurring(kind) => {
-                write!(f, "a word at a {} position, not yet recurring: {{param}}", kind.name())
+                write!(f, "a word at {} position, not yet recurring: {{param}}", kind.article())
             }
             Why::KeptThroughFreeze => f.write_str("a word that recurred before its position fanned out: kept"),
             Why::Frozen => f.write_str("a position that fanned out (frozen as a parameter): {param}"),
@@ -133,11 +133,12 @@ impl Kind {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// "a resource", "an item".
+    fn article(self) -> &'static str {
         match self {
-            Kind::Resource => "resource",
-            Kind::Collection => "collection",
-            Kind::Item => "item",
+            Kind::Resource => "a resource",
+            Kind::Collection => "a collection",
+            Kind::Item => "an item",
         }
     }
 
