@@ -3,11 +3,15 @@
 # wasm-target, wasm-opt, github-api and Envoy targets. Results and a real run: bench/RESULTS.md.
 #
 #   make bench          core benchmark: ns per attribution (engine vs sequential regex scan),
-#                       compile time, heap, allocations per request (~40 s run; first build ~70 s)
+#                       compile time, heap, allocations per request (~40 s run; first build ~70 s),
+#                       then bench-auto
+#   make bench-auto     auto-name quality: routegen beside re-implemented peers (Datadog, Beyla,
+#                       OBI, plain fan-out) on four workloads of 3,000 requests (~5 s once built)
 #   make bench-envoy    real Envoy, one worker: CPU µs per request for no filter, the floor filter
 #                       (and the floor reading :authority too), routegen at 10/100/1,000/10,000
-#                       routes, metrics on, attributegen format (9 variants x 3 rounds x 5 s plus
-#                       startup, pre-check and warm-up: about 2.5 minutes, well under 10)
+#                       routes, metrics on, attributegen format, auto names on unmatched traffic
+#                       (10 variants x 3 rounds x 5 s plus startup, pre-check and warm-up: about 3
+#                       minutes, well under 10)
 #   make bench-profile  callgrind profile of NativePlan::decide at 1,000 GitHub routes, and
 #                       instructions per decide from 10 to 10,000 routes (~1 min)
 #   make bench-wasm     the core benchmark as wasm in Node's V8 (Envoy's engine): decide as the
@@ -30,11 +34,15 @@ BENCH_ENVOY_ARGS ?=
 BENCH_ENVOY_RUN   = $(PY) tools/bench/envoy.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
                     --floor $(BENCH_FLOOR) --api $(GITHUB_API)
 
-.PHONY: bench bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
+.PHONY: bench bench-auto bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
 
 ## bench: the core benchmark (markdown tables on stdout)
-bench: github-api
+bench: github-api bench-auto
 	BENCH_GITHUB_API=$(GITHUB_API) $(BENCH_CARGO)
+
+## bench-auto: auto-name quality tables (markdown on stdout); BENCH_SEEDS=1,2,3 for more seeds
+bench-auto:
+	CARGO_PROFILE_BENCH_STRIP=none cargo bench -p routegen --bench auto_quality --target-dir $(BENCH_TARGET_DIR)
 
 ## bench-envoy: Envoy CPU per request, every variant, alternating rounds (markdown table on stdout)
 bench-envoy: build bench-floor bench-tools github-api venv $(call envoy_bin,$(ENVOY_VERSION))
@@ -68,8 +76,8 @@ bench-size: build
 	@echo "shipped      $(WASM): $$(stat -c %s $(WASM)) bytes (wasm-opt $(WASM_OPT_FLAGS))"
 
 ## bench-smoke: both benchmarks, tiny and fast, to prove they work (for make test)
-bench-smoke: build bench-floor bench-tools github-api venv $(call envoy_bin,$(ENVOY_VERSION))
+bench-smoke: build bench-floor bench-tools github-api venv bench-auto $(call envoy_bin,$(ENVOY_VERSION))
 	BENCH_GITHUB_API=$(GITHUB_API) BENCH_RUNS=1 BENCH_MS=5 BENCH_SIZES=10,100 BENCH_SYNTHETIC=10,1000 \
 		BENCH_SAMPLE=512 $(BENCH_CARGO)
-	$(BENCH_ENVOY_RUN) --variants none,floor,rg-10000,ag-100 --synthetic 1000 --rounds 1 --seconds 1 \
+	$(BENCH_ENVOY_RUN) --variants none,floor,rg-10000,ag-100,auto --synthetic 1000 --rounds 1 --seconds 1 \
 		--warmup 0 --check 50 --sample 200 --workdir $(BENCH_TARGET_DIR)/envoy-smoke

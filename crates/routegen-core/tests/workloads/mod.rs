@@ -414,7 +414,6 @@ pub fn rpc_templates() -> Vec<Template> {
     }
     templates.push(t("POST", &[Lit("twirp"), Lit("acme.haberdasher.Haberdasher"), Lit("MakeHat")]));
     templates.push(t("POST", &[Lit("twirp"), Lit("acme.users.Users"), Lit("GetUser")]));
-    templates.truncate(41);
     templates
 }
 
