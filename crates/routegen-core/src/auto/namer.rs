@@ -243,6 +243,8 @@ impl AutoNamer {
         let mut prefix = fnv1a(b"/");
         let mut prior = Kind::Resource;
         let start = out.len();
+        // The next segment's class, worked out for its "next word" and reused as its own.
+        let mut peeked = None;
         for depth in 0.. {
             let Some(segment) = segments.next() else { break };
             if depth == self.config.max_depth {
@@ -253,8 +255,13 @@ impl AutoNamer {
             }
             out.push('/');
             let piece_start = out.len();
-            let class = classify(segment);
-            let next_word = segments.peek().map_or(0, |next| word_hash(next));
+            let class = peeked.take().unwrap_or_else(|| classify(segment));
+            let next_class = segments.peek().map(|next| (classify(next), next.is_empty()));
+            let next_word = match (segments.peek(), next_class) {
+                (Some(next), Some((next_class, false))) if next_class.placeholder.is_none() => word_hash(next),
+                _ => 0,
+            };
+            peeked = next_class.map(|(c, _)| c);
             match class.placeholder {
                 Some(placeholder) => {
                     out.push_str(placeholder.as_str());
@@ -516,12 +523,9 @@ fn frozen_verdict(position: &Position, value: u64, kind: Kind) -> (Verdict, Kind
     }
 }
 
-/// The hash of a segment that is a word (0 for a placeholder or nothing): the "next word" of
-/// the segment before it.
+/// The hash of a segment that is a word: the "next word" of the segment before it (0 is kept
+/// for a placeholder or nothing).
 fn word_hash(segment: &[u8]) -> u32 {
-    if segment.is_empty() || classify(segment).placeholder.is_some() {
-        return 0;
-    }
     (fnv1a(segment) as u32).max(1)
 }
 
