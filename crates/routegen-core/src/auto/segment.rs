@@ -141,8 +141,73 @@ pub const MAX_LITERAL_BYTES: usize = 64;
 
 /// Classifies one path segment (the bytes between two `/`, query already cut).
 pub fn classify(segment: &[u8]) -> Class {
-    if let Some(p) = Placeholder::from_bytes(segment) {
-        return Class::placeholder(Rule::Placeholder, p);
+    match quick_shape(segment) {
+        Quick::Word => Class::literal(Rule::Word),
+        Quick::Digits => Class::placeholder(Rule::Digits, Placeholder::Id),
+        Quick::Unsure => classify_slowly(segment),
+    }
+}
+
+enum Quick {
+    Word,
+    Digits,
+    Unsure,
+}
+
+/// The two commonest shapes, told apart in one pass and with the same answer as the full
+/// rules (a test holds them to it): a word of letters, `-` and `_` that no rule can take
+/// (a hex-only word of 16+ is a hex ID; 36+ may hold a UUID), and plain digits (32 of them
+/// are a UUID; over 64 are a token).
+fn quick_shape(segment: &[u8]) -> Quick {
+    let kinds = segment.iter().fold(0u8, |kinds, &b| kinds | BYTE_KINDS[usize::from(b)]);
+    let len = segment.len();
+    if len == 0 || kinds & OTHER != 0 {
+        Quick::Unsure
+    } else if kinds == DIGIT && len <= MAX_LITERAL_BYTES && len != 32 {
+        Quick::Digits
+    } else if kinds & DIGIT == 0 && len < 36 && (kinds & NOT_HEX != 0 || len < 16) {
+        Quick::Word
+    } else {
+        Quick::Unsure
+    }
+}
+
+const DIGIT: u8 = 1;
+/// `a`–`f`, `A`–`F`.
+const HEX: u8 = 2;
+/// Other letters, `-` and `_`.
+const NOT_HEX: u8 = 4;
+const OTHER: u8 = 8;
+
+/// Each byte's kind for [`quick_shape`], so the pass is one load and one OR a byte.
+const BYTE_KINDS: [u8; 256] = {
+    let mut kinds = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        kinds[b] = match c {
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'f' | b'A'..=b'F' => HEX,
+            b'g'..=b'z' | b'G'..=b'Z' | b'-' | b'_' => NOT_HEX,
+            _ => OTHER,
+        };
+        b += 1;
+    }
+    kinds
+};
+
+/// Every rule, in order.
+fn classify_slowly(segment: &[u8]) -> Class {
+    classify_guarded(segment, true)
+}
+
+/// The rules in order. With `guarded`, a rule is tried only where the segment's [`Shape`]
+/// allows it to fit (the answer is the same: a test compares both ways).
+fn classify_guarded(segment: &[u8], guarded: bool) -> Class {
+    if segment.first() == Some(&b'{') || !guarded {
+        if let Some(p) = Placeholder::from_bytes(segment) {
+            return Class::placeholder(Rule::Placeholder, p);
+        }
     }
     if segment.len() > MAX_LITERAL_BYTES {
         return Class::placeholder(Rule::Long, Placeholder::Token);
@@ -156,59 +221,112 @@ pub fn classify(segment: &[u8]) -> Class {
         if is_extension(ext) && !stem.is_empty() {
             let stem_class = Placeholder::from_bytes(stem.as_bytes())
                 .map(|p| Class::placeholder(Rule::Placeholder, p))
-                .or_else(|| classify_whole(stem));
+                .or_else(|| classify_whole(stem, guarded));
             if let Some(Class { placeholder: Some(p), .. }) = stem_class {
                 return Class { rule: Rule::FileExtension, placeholder: Some(p), extension: ext.len() + 1 };
             }
         }
     }
-    classify_whole(text).unwrap_or(Class::literal(Rule::Word))
+    classify_whole(text, guarded).unwrap_or(Class::literal(Rule::Word))
+}
+
+/// Counts of a segment's kinds of bytes, from one pass: each rule needs some of them.
+#[derive(Default)]
+struct Shape {
+    digits: usize,
+    /// `a`–`f`, `A`–`F`.
+    hex_letters: usize,
+    other_letters: usize,
+    dots: usize,
+    colons: usize,
+    /// Anything but letters, digits and `._-:`.
+    others: usize,
+}
+
+impl Shape {
+    fn of(bytes: &[u8]) -> Shape {
+        let mut shape = Shape::default();
+        for &b in bytes {
+            match b {
+                b'0'..=b'9' => shape.digits += 1,
+                b'a'..=b'f' | b'A'..=b'F' => shape.hex_letters += 1,
+                b'g'..=b'z' | b'G'..=b'Z' => shape.other_letters += 1,
+                b'.' => shape.dots += 1,
+                b':' => shape.colons += 1,
+                b'-' | b'_' => {}
+                _ => shape.others += 1,
+            }
+        }
+        shape
+    }
+
+    /// Whether `rule` can fit a segment of this shape (and length `len`).
+    fn allows(&self, rule: Rule, len: usize) -> bool {
+        let alnum = self.digits + self.hex_letters + self.other_letters;
+        match rule {
+            Rule::PercentEncoded | Rule::Email => self.others > 0,
+            Rule::Uuid => len >= 32 && self.digits + self.hex_letters >= 32,
+            Rule::Date => self.digits >= 6,
+            Rule::Ipv4 => self.dots == 3 && self.digits + 3 == len,
+            Rule::Ipv6 => self.colons >= 2,
+            Rule::Jwt => self.dots == 2 && len > 3,
+            Rule::Digits => self.digits == len,
+            Rule::Version => self.digits > 0,
+            Rule::Hex => self.digits + self.hex_letters == len && len >= 6,
+            Rule::DigitRun => self.digits > 0 && alnum == self.digits,
+            Rule::Base64 => len >= 24 && self.digits >= 2,
+            Rule::MixedId => len >= 8 && self.digits > 0,
+            _ => true,
+        }
+    }
 }
 
 /// The rules that look at the whole segment; `None` when none fits.
-fn classify_whole(text: &str) -> Option<Class> {
+fn classify_whole(text: &str, guarded: bool) -> Option<Class> {
     let bytes = text.as_bytes();
-    let placeholder = |rule, p| Some(Class::placeholder(rule, p));
     if bytes.is_empty() {
         return None;
     }
-    if text.contains('%') {
+    let shape = Shape::of(bytes);
+    let may = |rule| !guarded || shape.allows(rule, bytes.len());
+    let placeholder = |rule, p| Some(Class::placeholder(rule, p));
+    if may(Rule::PercentEncoded) && text.contains('%') {
         return placeholder(Rule::PercentEncoded, Placeholder::Token);
     }
-    if is_email(text) {
+    if may(Rule::Email) && is_email(text) {
         return placeholder(Rule::Email, Placeholder::Email);
     }
-    if contains_uuid(bytes) {
+    if may(Rule::Uuid) && contains_uuid(bytes) {
         return placeholder(Rule::Uuid, Placeholder::Uuid);
     }
-    if is_date(bytes) {
+    if may(Rule::Date) && is_date(bytes) {
         return placeholder(Rule::Date, Placeholder::Date);
     }
-    if is_ipv4(text) {
+    if may(Rule::Ipv4) && is_ipv4(text) {
         return placeholder(Rule::Ipv4, Placeholder::Ip);
     }
-    if is_ipv6(text) {
+    if may(Rule::Ipv6) && is_ipv6(text) {
         return placeholder(Rule::Ipv6, Placeholder::Ip);
     }
-    if is_jwt(text) {
+    if may(Rule::Jwt) && is_jwt(text) {
         return placeholder(Rule::Jwt, Placeholder::Token);
     }
-    if bytes.iter().all(u8::is_ascii_digit) {
+    if may(Rule::Digits) && bytes.iter().all(u8::is_ascii_digit) {
         return placeholder(Rule::Digits, Placeholder::Id);
     }
-    if is_version(text) {
+    if may(Rule::Version) && is_version(text) {
         return Some(Class::literal(Rule::Version));
     }
-    if is_hex_id(bytes) {
+    if may(Rule::Hex) && is_hex_id(bytes) {
         return placeholder(Rule::Hex, Placeholder::Id);
     }
-    if is_digit_run(bytes) {
+    if may(Rule::DigitRun) && is_digit_run(bytes) {
         return placeholder(Rule::DigitRun, Placeholder::Id);
     }
-    if is_base64_token(bytes) {
+    if may(Rule::Base64) && is_base64_token(bytes) {
         return placeholder(Rule::Base64, Placeholder::Token);
     }
-    if text.split(['_', '-', '.', '~']).any(is_mixed_id) {
+    if may(Rule::MixedId) && text.split(['_', '-', '.', '~']).any(is_mixed_id) {
         return placeholder(Rule::MixedId, Placeholder::Id);
     }
     None
@@ -271,10 +389,9 @@ fn is_date(bytes: &[u8]) -> bool {
 }
 
 fn is_ipv4(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('.').collect();
-    parts.len() == 4
-        && parts.iter().all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
-        && parts.iter().all(|p| p.parse::<u16>().is_ok_and(|n| n <= 255))
+    text.split('.').count() == 4
+        && text.split('.').all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+        && text.split('.').all(|p| p.bytes().fold(0u16, |n, d| n * 10 + u16::from(d - b'0')) <= 255)
 }
 
 fn is_ipv6(text: &str) -> bool {
@@ -315,9 +432,8 @@ fn is_version(text: &str) -> bool {
 }
 
 fn is_dotted_number(text: &str, max_parts: usize) -> bool {
-    let parts: Vec<&str> = text.split('.').collect();
-    parts.len() <= max_parts
-        && parts.iter().all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+    text.split('.').count() <= max_parts
+        && text.split('.').all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_hex_id(bytes: &[u8]) -> bool {
@@ -357,6 +473,58 @@ fn is_mixed_id(run: &str) -> bool {
 mod tests {
     use super::*;
 
+    const CASES: [(&str, &str); 26] = [
+        ("7", "{id}"),
+        ("0042", "{id}"),
+        ("123456789012345678901234567890", "{id}"),
+        ("550e8400-e29b-41d4-a716-446655440000", "{uuid}"),
+        ("018f6b1c-7d2e-7a3b-9c4d-5e6f70819203", "{uuid}"), // v7
+        ("550e8400e29b41d4a716446655440000", "{uuid}"),
+        ("order-550e8400-e29b-41d4-a716-446655440000", "{uuid}"),
+        ("507f1f77bcf86cd799439011", "{id}"),                 // ObjectId
+        ("9fceb02d0ae598e95dc970b74767f19372d61af8", "{id}"), // SHA-1
+        ("3f9a2c1", "{id}"),                                  // short SHA
+        ("deadbeefdeadbeef", "{id}"),
+        ("2024-01-31", "{date}"),
+        ("2024-01", "{date}"),
+        ("2024-01-31T12:30:00Z", "{date}"),
+        ("jane.doe@example.com", "{email}"),
+        ("10.0.0.1", "{ip}"),
+        ("2001:db8::1", "{ip}"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "{token}"),
+        ("123-456-789", "{id}"),
+        ("12_34", "{id}"),
+        ("Zm9vYmFyYmF6MTIzNDU2Nzg5MA", "{token}"),
+        ("a1b2c3d4", "{id}"),
+        ("cus_NffrFeUfNV2Hib", "{id}"),
+        ("hello%20world", "{token}"),
+        ("12345.png", "{id}.png"),
+        ("550e8400-e29b-41d4-a716-446655440000.json", "{uuid}.json"),
+    ];
+
+    const LITERALS: [&str; 20] = [
+        "users",
+        "v1",
+        "v2beta1",
+        "v1alpha",
+        "1.0",
+        "2.1.3",
+        "hello.world",
+        "index.html",
+        "favicon.ico",
+        "oauth2",
+        "base64url",
+        "utf8mb4",
+        "x86_64",
+        "Release2024",
+        "vulnerability-alerts",
+        "private-vulnerability-reporting",
+        "decade",
+        "facade",
+        "helloWorld",
+        "",
+    ];
+
     fn name(segment: &str) -> String {
         let class = classify(segment.as_bytes());
         match class.placeholder {
@@ -367,34 +535,7 @@ mod tests {
 
     #[test]
     fn identifiers_become_placeholders() {
-        let cases = [
-            ("7", "{id}"),
-            ("0042", "{id}"),
-            ("123456789012345678901234567890", "{id}"),
-            ("550e8400-e29b-41d4-a716-446655440000", "{uuid}"),
-            ("018f6b1c-7d2e-7a3b-9c4d-5e6f70819203", "{uuid}"), // v7
-            ("550e8400e29b41d4a716446655440000", "{uuid}"),
-            ("order-550e8400-e29b-41d4-a716-446655440000", "{uuid}"),
-            ("507f1f77bcf86cd799439011", "{id}"),                 // ObjectId
-            ("9fceb02d0ae598e95dc970b74767f19372d61af8", "{id}"), // SHA-1
-            ("3f9a2c1", "{id}"),                                  // short SHA
-            ("deadbeefdeadbeef", "{id}"),
-            ("2024-01-31", "{date}"),
-            ("2024-01", "{date}"),
-            ("2024-01-31T12:30:00Z", "{date}"),
-            ("jane.doe@example.com", "{email}"),
-            ("10.0.0.1", "{ip}"),
-            ("2001:db8::1", "{ip}"),
-            ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "{token}"),
-            ("123-456-789", "{id}"),
-            ("12_34", "{id}"),
-            ("Zm9vYmFyYmF6MTIzNDU2Nzg5MA", "{token}"),
-            ("a1b2c3d4", "{id}"),
-            ("cus_NffrFeUfNV2Hib", "{id}"),
-            ("hello%20world", "{token}"),
-            ("12345.png", "{id}.png"),
-            ("550e8400-e29b-41d4-a716-446655440000.json", "{uuid}.json"),
-        ];
+        let cases = CASES;
         for (segment, expected) in cases {
             assert_eq!(name(segment), expected, "{segment}");
         }
@@ -402,28 +543,7 @@ mod tests {
 
     #[test]
     fn words_versions_and_names_stay_literal() {
-        for segment in [
-            "users",
-            "v1",
-            "v2beta1",
-            "v1alpha",
-            "1.0",
-            "2.1.3",
-            "hello.world",
-            "index.html",
-            "favicon.ico",
-            "oauth2",
-            "base64url",
-            "utf8mb4",
-            "x86_64",
-            "Release2024",
-            "vulnerability-alerts",
-            "private-vulnerability-reporting",
-            "decade",
-            "facade",
-            "helloWorld",
-            "",
-        ] {
+        for segment in LITERALS {
             assert_eq!(classify(segment.as_bytes()).placeholder, None, "{segment}");
         }
         assert!(classify(b"v2beta1").is_version());
@@ -435,6 +555,59 @@ mod tests {
         assert_eq!(classify(b"a\0b").placeholder, Some(Placeholder::Token));
         assert_eq!(classify(&[b'z'; 65]).placeholder, Some(Placeholder::Token));
         assert_eq!(classify(&[b'z'; 64]).placeholder, None);
+    }
+
+    /// The quick shapes and the guarded rules give what every rule tried in order gives.
+    fn agree(segment: &[u8]) {
+        let every_rule = classify_guarded(segment, false);
+        let shown = String::from_utf8_lossy(segment);
+        assert_eq!(classify(segment), every_rule, "{shown:?}");
+        assert_eq!(classify_slowly(segment), every_rule, "{shown:?}");
+    }
+
+    /// On every short string over alphabets that reach each rule's edges, on lengths around
+    /// 16, 32, 36 and 64, and on every case of the other tests.
+    #[test]
+    fn shortcuts_agree_with_the_rules() {
+        let alphabet = b"0aFgZ-_.";
+        let mut checked = 0;
+        for len in 0..=6u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                let mut segment = Vec::new();
+                for _ in 0..len {
+                    segment.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                agree(&segment);
+                checked += 1;
+            }
+        }
+        for len in [15, 16, 31, 32, 33, 35, 36, 37, 63, 64, 65] {
+            for fill in [&b"7"[..], b"a", b"ab1", b"abc-", b"g", b"eyJ"] {
+                let segment: Vec<u8> = fill.iter().copied().cycle().take(len).collect();
+                agree(&segment);
+                checked += 1;
+            }
+        }
+        for len in 0..=4u32 {
+            let alphabet = b"0v:@%eyJ.";
+            for mut n in 0..alphabet.len().pow(len) {
+                let mut segment = Vec::new();
+                for _ in 0..len {
+                    segment.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                agree(&segment);
+                checked += 1;
+            }
+        }
+        for segment in CASES.iter().map(|(s, _)| *s).chain(LITERALS) {
+            agree(segment.as_bytes());
+            for cut in 0..segment.len() {
+                agree(&segment.as_bytes()[cut..]);
+            }
+        }
+        assert!(checked > 250_000);
     }
 
     #[test]
