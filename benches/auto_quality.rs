@@ -23,7 +23,7 @@ struct Routegen(AutoNamer, MemoryStore);
 
 impl Namer for Routegen {
     fn name(&mut self, method: &str, path: &str) -> String {
-        self.0.name(method.as_bytes(), path.as_bytes(), &mut self.1).name
+        self.0.name(method.as_bytes(), path.as_bytes(), &mut self.1).name.to_string()
     }
 }
 

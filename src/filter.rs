@@ -50,6 +50,10 @@ struct Root {
     loaded: Option<Rc<Loaded>>,
 }
 
+/// How often a worker with auto names catches up with the others' freezes (see
+/// `AutoNamer::refresh`): one shared-data read per tick instead of one per request.
+const AUTO_REFRESH_MS: u32 = 100;
+
 impl Context for Root {}
 
 impl RootContext for Root {
@@ -71,6 +75,10 @@ impl RootContext for Root {
                     Mode::Native(plan) => plan.auto.clone().map(|auto| RefCell::new(AutoNamer::new(auto))),
                     Mode::Attributegen(_) => None,
                 };
+                let period = if namer.is_some() { AUTO_REFRESH_MS } else { 0 };
+                if let Err(status) = host::set_tick_period(period) {
+                    warn!("routegen: cannot set a {period} ms tick (status {status}): auto names will not see other workers' freezes");
+                }
                 if let Some(old) = self.loaded.replace(Rc::new(Loaded {
                     engine,
                     stats: Stats::default(),
@@ -88,6 +96,12 @@ impl RootContext for Root {
                 stats::count_error(prefix, "config");
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(Ok(mut namer)) = self.loaded.as_ref().and_then(|l| l.namer.as_ref()).map(RefCell::try_borrow_mut) {
+            namer.refresh(&mut HostShared);
         }
     }
 
@@ -169,7 +183,7 @@ impl HttpContext for Request {
                     },
                     None => (plan.decide(&line, &mut HostHeaders, scratch), None),
                 });
-                let name = auto.as_ref().map(|a| a.name.as_str()).or(decision.name);
+                let name = auto.as_ref().map(|a| &*a.name).or(decision.name);
                 if engine.debug {
                     info!(
                         "routegen: {} {} (authority {}) -> {}{}",
@@ -219,7 +233,7 @@ fn record_request(plan: &NativePlan, stats: &Stats, counted: &Counted) {
     let route = counted.route.and_then(|id| plan.route(id));
     let label = match (route, &counted.auto) {
         (Some(route), _) => route.name.as_str(),
-        (None, Some(auto)) => auto.name.as_str(),
+        (None, Some(auto)) => &auto.name,
         (None, None) => plan.default_decision(counted.service).name.unwrap_or("unknown"),
     };
     // No response code (a reset before headers) reads as 0: a failure.

@@ -54,6 +54,16 @@ extern "C" {
         cas: *mut u32,
     ) -> u32;
     fn proxy_set_shared_data(key: *const u8, key_size: usize, value: *const u8, value_size: usize, cas: u32) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+}
+
+/// Asks for `on_tick` every `period_ms` on this VM's root context (0 stops the ticks).
+pub fn set_tick_period(period_ms: u32) -> Result<(), Status> {
+    // SAFETY: a plain value argument.
+    match unsafe { proxy_set_tick_period_milliseconds(period_ms) } {
+        OK => Ok(()),
+        status => Err(status),
+    }
 }
 
 /// Wall-clock nanoseconds; 0 if the host will not say (durations then read as 0).

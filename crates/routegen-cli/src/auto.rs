@@ -70,7 +70,7 @@ pub fn report(named: &AutoName, steps: &[Step], replayed: Option<usize>) -> (Str
         ),
     }
     let json = json!({
-        "name": named.name,
+        "name": &*named.name,
         "overflow": matches!(named.slot, routegen_core::auto::Slot::Overflow),
         "segments": steps.iter().map(|s| json!({"segment": s.segment, "became": s.became, "why": s.why})).collect::<Vec<_>>(),
         "history": replayed,

@@ -252,7 +252,7 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
     .transpose()?;
     let (result_text, result_json) = match (&winner, decision.name) {
         (None, _) if auto.is_some() => {
-            let name = auto.as_ref().map(|a| a.name.as_str()).unwrap_or_default();
+            let name = auto.as_ref().map(|a| &*a.name).unwrap_or_default();
             (format!("auto name '{name}'"), json!({"route": name, "field": null, "default": false, "auto": true}))
         }
         (Some((_, at)), Some(name)) => {

@@ -7,6 +7,7 @@
 //!   decided from what the whole Envoy process has seen (shared data, compare-and-swap), and
 //!   the hard cap `max_names` on distinct names, past which requests get `overflow`.
 
+pub mod index;
 pub mod methods;
 pub mod namer;
 pub mod position;
@@ -41,7 +42,7 @@ impl AutoConfig {
     /// state (it survives a route-table edit); changing a setting starts afresh.
     pub fn namespace(&self) -> String {
         let fingerprint = format!("{}|{}|{}|{}", self.max_names, self.overflow, self.fanout, self.max_depth);
-        format!("routegen.auto.{:08x}", fnv1a(fingerprint.as_bytes()) as u32)
+        format!("routegen.auto.{:08x}", stable_hash(fingerprint.as_bytes()) as u32)
     }
 
     /// Positions (prefixes) tracked per process, bounding shared data: 4 per name.
@@ -50,11 +51,26 @@ impl AutoConfig {
     }
 }
 
-/// FNV-1a, 64-bit: stable across workers, processes and builds (std's hasher is not).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    fnv1a_from(0xcbf2_9ce4_8422_2325, bytes)
+/// A 64-bit hash that is stable across workers, processes and builds (std's hasher is not),
+/// eight bytes at a time (the FxHash step).
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    stable_hash_from(0xcbf2_9ce4_8422_2325, bytes)
 }
 
-pub fn fnv1a_from(seed: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(seed, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+/// Continues `seed` over `bytes`: the hash of a name's prefix extends piece by piece.
+pub fn stable_hash_from(seed: u64, bytes: &[u8]) -> u64 {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut hash = seed;
+    for chunk in &mut chunks {
+        hash = mix(hash, u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()));
+    }
+    // The tail (up to 7 bytes) with its length in the top byte: "a" and "a\0" differ.
+    let tail = chunks.remainder();
+    let word = tail.iter().rev().fold(0u64, |word, &b| (word << 8) | u64::from(b));
+    mix(hash, word | ((tail.len() as u64) << 56))
+}
+
+/// One step of the hash (FxHash's): folds `word` into `hash`.
+pub fn mix(hash: u64, word: u64) -> u64 {
+    (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95)
 }

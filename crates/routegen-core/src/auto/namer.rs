@@ -20,12 +20,13 @@
 //! Then the whole name passes the cap: the first `max_names` distinct names are admitted for
 //! the life of the process (all workers); later new names get `overflow`.
 
+use super::index::HashIndex;
 use super::methods::method_label;
 use super::position::Position;
-use super::segment::{classify, Placeholder, Rule};
+use super::segment::{classify, Class, Placeholder, Rule};
 use super::store::{get_u32, increment_below, SharedStore, Written, RETRIES};
-use super::{fnv1a, fnv1a_from, AutoConfig};
-use crate::matcher::FxMap;
+use super::{mix, stable_hash, stable_hash_from, AutoConfig};
+use std::rc::Rc;
 
 /// Where a name was counted: an admitted name's local slot (for metric ids), or the overflow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,7 +37,8 @@ pub enum Slot {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AutoName {
-    pub name: String,
+    /// Shared with the namer's own copy: handing out a name allocates nothing.
+    pub name: Rc<str>,
     pub slot: Slot,
     /// The process-wide count of admitted names, when this request admitted a new one.
     pub admitted: Option<u32>,
@@ -94,10 +96,19 @@ impl std::fmt::Display for Why {
 /// the explanations away); `routegen explain` passes a `Vec<Step>`.
 pub trait Tracer {
     fn step(&mut self, segment: &[u8], became: &str, why: Why);
+
+    /// Whether the steps are kept (then every naming works them out again).
+    fn wants_steps(&self) -> bool {
+        true
+    }
 }
 
 impl Tracer for () {
     fn step(&mut self, _segment: &[u8], _became: &str, _why: Why) {}
+
+    fn wants_steps(&self) -> bool {
+        false
+    }
 }
 
 impl Tracer for Vec<Step> {
@@ -170,20 +181,78 @@ pub struct AutoNamer {
     positions_key: String,
     prefix: String,
     epoch: u32,
-    /// Prefix hash (8 bytes) → index into `records`: cached position records, `None` for an
-    /// untracked position. (The map type is the crate's one: see [`FxMap`].)
-    positions: FxMap<Box<[u8]>, u32>,
+    /// Prefix hash → index into `records`: cached position records, `None` for an untracked
+    /// position.
+    positions: HashIndex,
     records: Vec<Option<Position>>,
-    /// Admitted name → its slot.
-    admitted: FxMap<Box<[u8]>, u32>,
+    /// Admitted names by slot, and the overflow name.
+    names: Vec<Rc<str>>,
+    overflow: Rc<str>,
+    /// Admitted name's hash → its slot. (Two names of one hash would share a slot
+    /// and a metric series: at 64 bits and a few hundred names, never in practice.)
+    admitted: HashIndex,
+    /// Once the cap is reached no name is ever admitted again, so a name refused then is
+    /// refused for good: their hashes, kept to spare the host calls.
+    refused: HashIndex,
     full: bool,
+    /// Once `max_positions` are tracked no position is ever added, so an absent one stays
+    /// untracked: cached as such.
+    positions_full: bool,
     /// Pieces of the name under construction, reused between requests.
     template: String,
+    /// The request's segments, judged once (reused between requests).
+    pieces: Vec<Piece>,
+    /// Bumped on every change to what this worker knows (cached records, names, flags).
+    changes: u64,
+    /// Shape of a request (method, words, placeholders) → its name, while `changes` stays
+    /// what it was when the name was worked out with no store call: the steady state of a
+    /// running proxy names a request in one lookup.
+    memo: HashIndex,
+    memo_names: Vec<Memo>,
+}
+
+/// One segment of the request being named.
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    start: usize,
+    end: usize,
+    class: Class,
+    /// The segment's hash if it is a non-empty word, else 0.
+    word: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Memo {
+    changes: u64,
+    slot: Slot,
+}
+
+/// Shapes remembered per worker; past it the memo starts again.
+const MEMO_ENTRIES: usize = 4096;
+
+/// Counts the store calls of one naming: a name worked out without any is a function of what
+/// the worker knows, so it may be remembered.
+struct Counted<'a> {
+    store: &'a mut dyn SharedStore,
+    calls: usize,
+}
+
+impl SharedStore for Counted<'_> {
+    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.calls += 1;
+        self.store.get(key)
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Written {
+        self.calls += 1;
+        self.store.set(key, value, cas)
+    }
 }
 
 impl AutoNamer {
     pub fn new(config: AutoConfig) -> AutoNamer {
         let prefix = config.namespace();
+        let overflow = Rc::from(config.overflow.as_str());
         AutoNamer {
             epoch_key: format!("{prefix}/epoch"),
             names_key: format!("{prefix}/names"),
@@ -191,16 +260,36 @@ impl AutoNamer {
             prefix,
             config,
             epoch: 0,
-            positions: FxMap::default(),
+            positions: HashIndex::default(),
             records: Vec::new(),
-            admitted: FxMap::default(),
+            names: Vec::new(),
+            overflow,
+            admitted: HashIndex::default(),
+            refused: HashIndex::default(),
             full: false,
+            positions_full: false,
             template: String::new(),
+            pieces: Vec::new(),
+            changes: 0,
+            memo: HashIndex::default(),
+            memo_names: Vec::new(),
         }
     }
 
     pub fn config(&self) -> &AutoConfig {
         &self.config
+    }
+
+    /// Catches up with freezes made by other workers: a freeze can turn a word this worker
+    /// has cached as recurring into `{param}`, and bumps the process-wide epoch. Call it
+    /// periodically (the filter does on a timer; a single namer never needs to): until then
+    /// this worker may still name such a word literally. Costs one shared-data read.
+    pub fn refresh(&mut self, store: &mut dyn SharedStore) {
+        let (epoch, _) = get_u32(store, &self.epoch_key);
+        if epoch != self.epoch {
+            self.forget_positions();
+            self.epoch = epoch;
+        }
     }
 
     /// The name for `method` and `path` (already normalised, query cut).
@@ -215,22 +304,80 @@ impl AutoNamer {
         store: &mut dyn SharedStore,
         trace: &mut impl Tracer,
     ) -> AutoName {
-        let (epoch, _) = get_u32(store, &self.epoch_key);
-        if epoch != self.epoch || self.positions.len() > 2 * self.config.max_positions() as usize {
+        if self.positions.len() > 2 * self.config.max_positions() as usize {
             self.forget_positions();
-            self.epoch = epoch;
         }
+        let label = method_label(method);
+        let shape = self.judge_segments(label, path);
+        // An explanation needs the steps: never from the memo.
+        if !trace.wants_steps() {
+            if let Some(memo) = self.memo.get(shape).and_then(|i| self.memo_names.get(i as usize)) {
+                if memo.changes == self.changes {
+                    let memo = *memo;
+                    return AutoName { name: self.slot_name(memo.slot), slot: memo.slot, admitted: None };
+                }
+            }
+        }
+        let changes = self.changes;
+        let mut counted = Counted { store, calls: 0 };
         let mut template = std::mem::take(&mut self.template);
         template.clear();
-        template.push_str(method_label(method));
+        template.push_str(label);
         template.push(' ');
-        self.build(path, store, &mut template, trace);
-        let named = self.admit(&template, store);
+        self.build(path, &mut counted, &mut template, trace);
+        let named = self.admit(&template, &mut counted);
         self.template = template;
         if named.slot == Slot::Overflow {
             trace.step(b"", &named.name, Why::Overflow(self.config.max_names));
         }
+        if counted.calls == 0 && self.changes == changes {
+            self.remember_name(shape, &named);
+        }
         named
+    }
+
+    /// Splits and classifies the path's segments into `pieces` (up to the depth cut), and
+    /// returns the request's shape: a hash of the method, each word and each placeholder.
+    fn judge_segments(&mut self, label: &str, path: &[u8]) -> u64 {
+        self.pieces.clear();
+        let mut shape = stable_hash(label.as_bytes());
+        if path == b"*" {
+            return stable_hash_from(shape, b"*");
+        }
+        let start = usize::from(path.first() == Some(&b'/'));
+        let mut from = start;
+        for _ in 0..=self.config.max_depth {
+            let end = path[from..].iter().position(|&b| b == b'/').map_or(path.len(), |i| from + i);
+            let segment = &path[from..end];
+            let (class, word) = judged(segment);
+            let kind = match class.placeholder {
+                Some(p) => stable_hash_from(p as u64 + 2, &segment[segment.len() - class.extension..]),
+                None => word.max(u64::from(!segment.is_empty())),
+            };
+            shape = mix(shape, kind);
+            self.pieces.push(Piece { start: from, end, class, word });
+            if end == path.len() {
+                break;
+            }
+            from = end + 1;
+        }
+        shape
+    }
+
+    fn remember_name(&mut self, shape: u64, named: &AutoName) {
+        if self.memo_names.len() >= MEMO_ENTRIES {
+            self.memo.clear();
+            self.memo_names.clear();
+        }
+        let memo = Memo { changes: self.changes, slot: named.slot };
+        match self.memo.get(shape).and_then(|i| self.memo_names.get_mut(i as usize)) {
+            Some(old) => *old = memo,
+            None => {
+                let index = u32::try_from(self.memo_names.len()).unwrap_or(u32::MAX);
+                self.memo_names.push(memo);
+                self.memo.insert(shape, index);
+            }
+        }
     }
 
     fn build(&mut self, path: &[u8], store: &mut dyn SharedStore, out: &mut String, trace: &mut impl Tracer) {
@@ -238,15 +385,12 @@ impl AutoNamer {
             out.push('*');
             return;
         }
-        let body = path.strip_prefix(b"/").unwrap_or(path);
-        let mut segments = body.split(|&b| b == b'/').peekable();
-        let mut prefix = fnv1a(b"/");
+        let mut prefix = stable_hash(b"/");
         let mut prior = Kind::Resource;
         let start = out.len();
-        // The next segment's class, worked out for its "next word" and reused as its own.
-        let mut peeked = None;
-        for depth in 0.. {
-            let Some(segment) = segments.next() else { break };
+        let pieces = std::mem::take(&mut self.pieces);
+        for (depth, piece) in pieces.iter().enumerate() {
+            let segment = &path[piece.start..piece.end];
             if depth == self.config.max_depth {
                 out.push('/');
                 out.push_str(Placeholder::Rest.as_str());
@@ -255,17 +399,13 @@ impl AutoNamer {
             }
             out.push('/');
             let piece_start = out.len();
-            let class = peeked.take().unwrap_or_else(|| classify(segment));
-            let next_class = segments.peek().map(|next| (classify(next), next.is_empty()));
-            let next_word = match (segments.peek(), next_class) {
-                (Some(next), Some((next_class, false))) if next_class.placeholder.is_none() => word_hash(next),
-                _ => 0,
-            };
-            peeked = next_class.map(|(c, _)| c);
+            let (class, value) = (piece.class, piece.word);
+            // The hash of the next segment if it is a word (0: a placeholder, empty, or the end).
+            let next_word = pieces.get(depth + 1).map_or(0, |next| (next.word as u32).max(u32::from(next.word != 0)));
             match class.placeholder {
                 Some(placeholder) => {
                     out.push_str(placeholder.as_str());
-                    out.push_str(&String::from_utf8_lossy(&segment[segment.len() - class.extension..]));
+                    out.push_str(utf8(&segment[segment.len() - class.extension..]));
                     if placeholder != Placeholder::Param && placeholder != Placeholder::Rest {
                         self.mark_ids(prefix, store);
                     }
@@ -274,23 +414,24 @@ impl AutoNamer {
                 }
                 None if segment.is_empty() => trace.step(segment, "", Why::Empty),
                 None => {
-                    let text = String::from_utf8_lossy(segment);
-                    let namespace = class.is_version() || NAMESPACES.contains(&text.as_ref());
+                    // A word: UTF-8 (the rules make anything else a `{token}`).
+                    let text = utf8(segment);
+                    let namespace = class.is_version() || is_namespace(segment);
                     if namespace {
-                        out.push_str(&text);
+                        out.push_str(text);
                         trace.step(
                             segment,
-                            &text,
+                            text,
                             if class.rule == Rule::Version { Why::Version } else { Why::Namespace },
                         );
                         prior = Kind::Resource;
                     } else {
-                        let dotted = text.contains('.');
+                        let dotted = segment.contains(&b'.');
                         let asked = if dotted { Kind::Resource } else { prior };
-                        let (verdict, kind, why) = self.judge_word(prefix, asked, segment, next_word, store);
+                        let (verdict, kind, why) = self.judge_word(prefix, asked, segment, value, next_word, store);
                         match verdict {
                             Verdict::Literal => {
-                                out.push_str(&text);
+                                out.push_str(text);
                                 // A dotted name (`helloworld.Greeter`) is an RPC service: its
                                 // methods follow, resources all.
                                 prior = if dotted { Kind::Resource } else { kind.after_word() };
@@ -308,33 +449,34 @@ impl AutoNamer {
                     }
                 }
             }
-            prefix = fnv1a_from(prefix, &out.as_bytes()[piece_start - 1..]);
+            prefix = stable_hash_from(prefix, &out.as_bytes()[piece_start - 1..]);
         }
+        self.pieces = pieces;
         if out.len() == start {
             out.push('/');
         }
     }
 
     fn forget_positions(&mut self) {
+        self.changes += 1;
         self.positions.clear();
         self.records.clear();
     }
 
     fn remember(&mut self, prefix: u64, position: Option<Position>) {
-        let key: Box<[u8]> = Box::new(prefix.to_le_bytes());
-        match self.positions.get(&key).and_then(|&i| self.records.get_mut(i as usize)) {
+        self.changes += 1;
+        match self.positions.get(prefix).and_then(|i| self.records.get_mut(i as usize)) {
             Some(slot) => *slot = position,
             None => {
                 let index = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
                 self.records.push(position);
-                self.positions.insert(key, index);
+                self.positions.insert(prefix, index);
             }
         }
     }
 
     fn recall(&self, prefix: u64) -> Option<&Option<Position>> {
-        let key: &[u8] = &prefix.to_le_bytes();
-        self.positions.get(key).and_then(|&i| self.records.get(i as usize))
+        self.positions.get(prefix).and_then(|i| self.records.get(i as usize))
     }
 
     fn position_key(&self, prefix: u64) -> String {
@@ -342,23 +484,26 @@ impl AutoNamer {
     }
 
     /// The position's record as this worker last saw it (fetched if not cached); `None` for a
-    /// position past `max_positions` (untracked).
-    fn cached(&mut self, prefix: u64, store: &mut dyn SharedStore) -> Option<Position> {
-        if let Some(known) = self.recall(prefix) {
-            return known.clone();
+    /// position not recorded yet, or past `max_positions` (untracked).
+    fn cached(&mut self, prefix: u64, store: &mut dyn SharedStore) -> Option<&Position> {
+        if self.recall(prefix).is_none() {
+            match store.get(&self.position_key(prefix)) {
+                Some((bytes, _)) => self.remember(prefix, Some(Position::decode(&bytes))),
+                // Absent is cached only when it is for good; else it may be created any moment.
+                None if self.positions_full => self.remember(prefix, None),
+                None => return None,
+            }
         }
-        let fresh = store.get(&self.position_key(prefix)).map(|(bytes, _)| Position::decode(&bytes));
-        // Absent is not cached: it may be created any moment.
-        if fresh.is_some() {
-            self.remember(prefix, fresh.clone());
-        }
-        fresh
+        self.recall(prefix).and_then(Option::as_ref)
     }
 
     /// Records that an ID was seen at the position after `prefix` (once per position).
     fn mark_ids(&mut self, prefix: u64, store: &mut dyn SharedStore) {
-        if self.cached(prefix, store).is_some_and(|p| p.ids_seen) {
-            return;
+        let positions_full = self.positions_full;
+        match self.cached(prefix, store) {
+            Some(position) if position.ids_seen => return,
+            None if positions_full => return,
+            _ => {}
         }
         self.update(prefix, store, |position| {
             let changed = !position.ids_seen;
@@ -373,24 +518,29 @@ impl AutoNamer {
         prefix: u64,
         prior: Kind,
         word: &[u8],
+        value: u64,
         next_word: u32,
         store: &mut dyn SharedStore,
     ) -> (Verdict, Kind, Why) {
-        let value = fnv1a(word);
         let kind_of = |p: &Position| if p.ids_seen { Kind::Resource } else { prior };
         let hexish = word.len() >= 6 && word.iter().all(u8::is_ascii_hexdigit);
         // Frozen and accepted are for good: a cached record that says either is still true.
-        if let Some(position) = self.cached(prefix, store) {
-            let kind = kind_of(&position);
-            if position.ids_seen && hexish {
-                return (Verdict::Id, kind, Why::HexAtIds);
+        let positions_full = self.positions_full;
+        match self.cached(prefix, store) {
+            Some(position) => {
+                let kind = kind_of(position);
+                if position.ids_seen && hexish {
+                    return (Verdict::Id, kind, Why::HexAtIds);
+                }
+                if position.frozen {
+                    return frozen_verdict(position, value, kind);
+                }
+                if position.accepted(value) {
+                    return (Verdict::Literal, kind, Why::Recurring(kind));
+                }
             }
-            if position.frozen {
-                return frozen_verdict(&position, value, kind);
-            }
-            if position.accepted(value) {
-                return (Verdict::Literal, kind, Why::Recurring(kind));
-            }
+            None if positions_full => return (Verdict::Param, prior, Why::Untracked),
+            None => {}
         }
         let fanout = self.config.fanout as usize;
         let observed = self.update(prefix, store, |position| {
@@ -447,7 +597,12 @@ impl AutoNamer {
                 Some((bytes, cas)) => (Position::decode(&bytes), cas),
                 None => {
                     // A new position takes a slot, or is not tracked at all.
-                    increment_below(store, &self.positions_key, self.config.max_positions())?;
+                    let max = self.config.max_positions();
+                    if self.positions_full || increment_below(store, &self.positions_key, max).is_none() {
+                        self.positions_full = get_u32(store, &self.positions_key).0 >= max;
+                        self.changes += 1;
+                        return None;
+                    }
                     (Position::default(), 0)
                 }
             };
@@ -485,10 +640,14 @@ impl AutoNamer {
 
     /// Passes a name through the cap.
     fn admit(&mut self, name: &str, store: &mut dyn SharedStore) -> AutoName {
-        if let Some(&slot) = self.admitted.get(name.as_bytes()) {
-            return AutoName { name: name.to_string(), slot: Slot::Name(slot), admitted: None };
+        let hash = stable_hash(name.as_bytes());
+        if let Some(slot) = self.admitted.get(hash) {
+            return AutoName { name: self.slot_name(Slot::Name(slot)), slot: Slot::Name(slot), admitted: None };
         }
-        let key = format!("{}/n/{:016x}", self.prefix, fnv1a(name.as_bytes()));
+        if self.refused.get(hash).is_some() {
+            return self.overflow();
+        }
+        let key = format!("{}/n/{hash:016x}", self.prefix);
         let known = store.get(&key).is_some_and(|(stored, _)| stored == name.as_bytes());
         let mut admitted = None;
         if !known {
@@ -500,13 +659,35 @@ impl AutoNamer {
                 }
                 None => {
                     self.full = get_u32(store, &self.names_key).0 >= self.config.max_names;
-                    return AutoName { name: self.config.overflow.clone(), slot: Slot::Overflow, admitted: None };
+                    self.changes += 1;
+                    if self.full {
+                        if self.refused.len() >= REFUSED_CACHE {
+                            self.refused.clear();
+                        }
+                        self.refused.insert(hash, 0);
+                    }
+                    return self.overflow();
                 }
             }
         }
         let slot = u32::try_from(self.admitted.len()).unwrap_or(u32::MAX);
-        self.admitted.insert(name.as_bytes().into(), slot);
-        AutoName { name: name.to_string(), slot: Slot::Name(slot), admitted }
+        self.admitted.insert(hash, slot);
+        self.changes += 1;
+        let shared: Rc<str> = Rc::from(name);
+        self.names.push(Rc::clone(&shared));
+        AutoName { name: shared, slot: Slot::Name(slot), admitted }
+    }
+
+    /// The name counted under `slot`.
+    fn slot_name(&self, slot: Slot) -> Rc<str> {
+        match slot {
+            Slot::Name(i) => self.names.get(i as usize).map_or_else(|| Rc::clone(&self.overflow), Rc::clone),
+            Slot::Overflow => Rc::clone(&self.overflow),
+        }
+    }
+
+    fn overflow(&self) -> AutoName {
+        AutoName { name: Rc::clone(&self.overflow), slot: Slot::Overflow, admitted: None }
     }
 
     /// Admitted names this worker knows of.
@@ -514,6 +695,10 @@ impl AutoNamer {
         self.admitted.len()
     }
 }
+
+/// Refused names remembered per worker (8 bytes each, plus the map's own); past it the cache
+/// starts again, costing only host calls.
+const REFUSED_CACHE: usize = 4096;
 
 fn frozen_verdict(position: &Position, value: u64, kind: Kind) -> (Verdict, Kind, Why) {
     if position.accepted(value) {
@@ -523,10 +708,21 @@ fn frozen_verdict(position: &Position, value: u64, kind: Kind) -> (Verdict, Kind
     }
 }
 
-/// The hash of a segment that is a word: the "next word" of the segment before it (0 is kept
-/// for a placeholder or nothing).
-fn word_hash(segment: &[u8]) -> u32 {
-    (fnv1a(segment) as u32).max(1)
+/// A segment's class, and its hash if it is a non-empty word (else 0).
+fn judged(segment: &[u8]) -> (Class, u64) {
+    let class = classify(segment);
+    let word = class.placeholder.is_none() && !segment.is_empty();
+    (class, if word { stable_hash(segment).max(1) } else { 0 })
+}
+
+fn is_namespace(segment: &[u8]) -> bool {
+    NAMESPACES.iter().any(|n| n.len() == segment.len() && n.as_bytes() == segment)
+}
+
+/// A literal's text. Literals are UTF-8 (the rules make anything else a placeholder), so the
+/// fallback is never taken; it keeps a bad byte from costing more than an empty piece.
+fn utf8(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 #[cfg(test)]
