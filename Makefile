@@ -15,9 +15,11 @@ TARGET  := wasm32-wasip1
 CARGO_WASM := target/$(TARGET)/release/routegen.wasm
 # The shipped module: cargo's output run through binaryen's wasm-opt: -Oz, then flatten and
 # re-loop the control flow and -Oz again to a fixed point (~5 KB less than -Oz alone).
+# --low-memory-unused (~2 KB less): Rust lays wasm32 out stack first (the stack pointer starts
+# at 1 MiB and data follows it), so the low 1 KiB is touched only by a 1 MiB-deep stack.
 WASM    := target/routegen.wasm
-WASM_OPT_FLAGS := -Oz --flatten --rereloop -Oz --converge --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext \
-                  --enable-mutable-globals --enable-nontrapping-float-to-int
+WASM_OPT_FLAGS := -Oz --flatten --rereloop -Oz --converge --low-memory-unused --strip-debug --strip-producers \
+                  --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
 envoy_bin = $(CACHE)/envoy-$(1)/bin/envoy
 
 export CARGO_TERM_COLOR ?= never

@@ -15,6 +15,7 @@
 //! Tables, samples and the synthetic generator are the same as tools/bench/envoy.py's
 //! (same splitmix64 streams), so both benchmarks measure the same routes and requests.
 
+use routegen_core::auto::MemoryStore;
 use routegen_core::cel::{Activation, Attr, Value};
 use routegen_core::config::Json;
 use routegen_core::engine::{self, Engine, Mode, NoHostCel, Outcome, RequestLine};
@@ -562,6 +563,52 @@ fn run_attributegen(
     }
 }
 
+struct AutoRow {
+    label: String,
+    names: usize,
+    overflowed: f64,
+    ns: f64,
+    allocs: f64,
+}
+
+/// Auto names on the traffic of a table with no routes at all: every request is named by the
+/// namer (`NativePlan::decide_or_auto`, one worker, store in memory), measured once the namer
+/// has seen the sample a few times — the steady state of a running proxy. In the filter the
+/// store is shared data; in the steady state the namer makes no store call at all.
+fn run_auto(settings: &Settings, label: &str, requests: &[Request]) -> AutoRow {
+    let (engine, _) = engine::compile_bytes(br#"{"auto": {}}"#, &mut NoHostCel).expect("config compiles");
+    let Mode::Native(plan) = &engine.mode else { unreachable!() };
+    let mut namer = plan.auto.clone().map(routegen_core::auto::AutoNamer::new).expect("auto on");
+    let mut store = MemoryStore::default();
+    let mut headers: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut scratch = Vec::new();
+    let mut name = |r: &Request| {
+        let line = RequestLine { method: r.method.as_bytes(), path: r.path.as_bytes(), authority: b"" };
+        let (_, auto) = plan.decide_or_auto(black_box(&line), &mut headers, &mut scratch, &mut namer, &mut store);
+        auto.map(|a| a.name)
+    };
+    let mut names = HashSet::new();
+    let mut overflowed = 0usize;
+    for pass in 0..8 {
+        for r in requests {
+            let n = name(r).map_or(String::new(), |n| n.to_string());
+            if pass == 7 {
+                overflowed += usize::from(n == "[OVERFLOW]");
+                names.insert(n);
+            }
+        }
+    }
+    let ns = measure(settings, requests, |r| name(r).map_or(0, |n| n.len()));
+    let allocs = allocs_per_request(requests, |r| name(r).map_or(0, |n| n.len()));
+    AutoRow {
+        label: label.to_string(),
+        names: names.len(),
+        overflowed: overflowed as f64 / requests.len() as f64,
+        ns,
+        allocs,
+    }
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -629,6 +676,7 @@ fn main() {
 
     let mut native_rows = Vec::new();
     let mut ag_rows = Vec::new();
+    let mut auto_rows = Vec::new();
     for (label, ops) in &tables {
         eprintln!("  {label} ...");
         let requests = sample(ops, sample_size);
@@ -637,6 +685,7 @@ fn main() {
         native_rows.push(row);
         if label.starts_with("GitHub") {
             ag_rows.push(run_attributegen(&settings, label, ops, &requests, &scan, scan_ns));
+            auto_rows.push(run_auto(&settings, label, &requests));
         }
     }
 
@@ -700,6 +749,25 @@ fn main() {
             r.mismatches
         );
     }
+    println!("\n### Auto names (`NativePlan::decide_or_auto` with no routes: every request named by the namer)\n");
+    println!("| traffic of | distinct names | overflowed | ns/req | allocs/req | vs decide on its routes |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in &auto_rows {
+        let routes = native_rows.iter().find(|n| n.label == r.label).map_or(f64::NAN, |n| n.engine_ns);
+        println!(
+            "| {} | {} | {:.0}% | {:.0} | {:.2} | {:.1}× |",
+            r.label,
+            r.names,
+            r.overflowed * 100.0,
+            r.ns,
+            r.allocs,
+            r.ns / routes
+        );
+    }
+    println!(
+        "\nAuto names: max_names 500 (the default), so traffic of more templates overflows; measured after \
+         eight passes over the sample (the steady state: no store call per request)."
+    );
     println!(
         "\nseq. regex scan: each route an anchored regex-lite regex (`^/repos/[^/]+/[^/]+$`) plus a method \
          compare, tried in order (attributegen / Linkerd). seq. template scan: `reference::first_match` over \

@@ -79,5 +79,5 @@ bench-size: build
 bench-smoke: build bench-floor bench-tools github-api venv bench-auto $(call envoy_bin,$(ENVOY_VERSION))
 	BENCH_GITHUB_API=$(GITHUB_API) BENCH_RUNS=1 BENCH_MS=5 BENCH_SIZES=10,100 BENCH_SYNTHETIC=10,1000 \
 		BENCH_SAMPLE=512 $(BENCH_CARGO)
-	$(BENCH_ENVOY_RUN) --variants none,floor,rg-10000,ag-100,auto --synthetic 1000 --rounds 1 --seconds 1 \
+	$(BENCH_ENVOY_RUN) --variants none,floor,rg-10000,ag-100,auto-100 --synthetic 1000 --rounds 1 --seconds 1 \
 		--warmup 0 --check 50 --sample 200 --workdir $(BENCH_TARGET_DIR)/envoy-smoke

@@ -320,9 +320,11 @@ def main():
     p.add_argument("--floor", default=os.path.join(root, "target/bench-floor/routegen_bench_floor.wasm"))
     p.add_argument("--api", default=os.path.join(root, ".cache/github-api.json"))
     p.add_argument("--stats-config", default=os.path.join(root, "examples/envoy/stats-config.yaml"))
-    p.add_argument("--variants", default="none,floor,floor-authority,rg-10,rg-100,rg-1000,rg-10000,rg-1000-metrics,ag-1000,auto",
+    p.add_argument("--variants", default="none,floor,floor-authority,rg-10,rg-100,rg-1000,rg-10000,rg-1000-metrics,ag-1000,auto-100,auto-1000",
                    help="none, floor, floor-authority, rg-<N> (N GitHub operations; rg-10000: the synthetic table), "
-                        "rg-<N>-metrics, ag-<N> (attributegen format), auto (auto names, no routes)")
+                        "rg-<N>-metrics, ag-<N> (attributegen format), auto-<N> (auto names, no routes, traffic of "
+                        "N GitHub operations: auto-100 fits max_names, auto-1000 overflows it); "
+                        "VARIANT@FILE.wasm runs a variant with another build of the module")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=int, default=5)
     p.add_argument("--connections", type=int, default=16)
@@ -371,13 +373,15 @@ def main():
         if key == "floor-authority":
             return Variant(key, "floor filter reading :authority too (3 header reads)", table(1000)[1], args.floor,
                            "authority", lambda m, p: "floor")
-        if key == "auto":
+        m = re.fullmatch(r"auto-(\d+)", key)
+        if m:
             # Every request unmatched: each is named by the auto namer (no routes at all).
             def auto_name(method, path):
-                return lambda got: bool(got) and got.startswith(method + " /") and not any(
-                    s.isdigit() for s in got.split(" ", 1)[1].split("/"))
-            return Variant(key, "routegen, auto names only (every request unmatched)", table(1000)[1], args.wasm,
-                           {"auto": {}}, auto_name)
+                return lambda got: bool(got) and (got == "[OVERFLOW]" or got.startswith(method + " /") and not any(
+                    s.isdigit() for s in got.split(" ", 1)[1].split("/")))
+            n = int(m.group(1))
+            return Variant(key, "routegen, auto names only, traffic of %d GitHub operations" % len(table(n)[0]),
+                           table(n)[1], args.wasm, {"auto": {}}, auto_name)
         m = re.fullmatch(r"(rg|ag)-(\d+)(-metrics)?", key)
         if not m:
             raise SystemExit("unknown variant %s" % key)
@@ -391,7 +395,18 @@ def main():
         kind = "synthetic" if source == "synthetic" else "GitHub"
         return rg(key, "routegen %d %s routes" % (count, kind), source)
 
-    variants = [make(k.strip()) for k in args.variants.split(",") if k.strip()]
+    def make_built(spec):
+        # `VARIANT@FILE.wasm`: the same variant with another build of the module (A/B a change).
+        key, _, wasm = spec.partition("@")
+        v = make(key)
+        if wasm:
+            if not v.wasm or not os.path.exists(wasm):
+                raise SystemExit("%s: no such module, or a variant without routegen" % spec)
+            build = os.path.splitext(os.path.basename(wasm))[0]
+            v.key, v.label, v.wasm = "%s@%s" % (key, build), "%s (%s)" % (v.label, build), wasm
+        return v
+
+    variants = [make_built(k.strip()) for k in args.variants.split(",") if k.strip()]
     version = envoy_version(args.envoy)
     print("Envoy %s; %d variants x %d rounds x %ds, wrk -t1 -c%d, sample %d requests" % (
         version, len(variants), args.rounds, args.seconds, args.connections, args.sample), file=sys.stderr)
