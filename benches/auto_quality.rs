@@ -31,9 +31,10 @@ fn segments(path: &str) -> impl Iterator<Item = &str> {
     path.trim_start_matches('/').split('/')
 }
 
-/// Datadog tracers' `http.endpoint` rules: digits (2+, no leading 0) → int, digits with
-/// `._-` → int_id, 6+ hex with a digit → hex, 20+ characters or URL punctuation → str; first
-/// 8 segments; no cap.
+/// Datadog tracers' `http.endpoint` rules (dd-trace-py's resource renaming), tried in order:
+/// `[1-9][0-9]+` → int; 3+ of `[0-9._-]` with a digit → int_id; 6+ hex with a digit → hex;
+/// 6+ of hex and `._-` with a digit → hex_id; 20+ characters or URL punctuation → str; first 8
+/// segments; no cap.
 struct Datadog;
 
 impl Namer for Datadog {
@@ -43,12 +44,15 @@ impl Namer for Datadog {
             .map(|s| {
                 let b = s.as_bytes();
                 let digit = b.iter().any(u8::is_ascii_digit);
+                let hex_or = |extra: &[u8]| b.iter().all(|c| c.is_ascii_hexdigit() || extra.contains(c));
                 if b.len() >= 2 && b[0] != b'0' && b.iter().all(u8::is_ascii_digit) {
                     "{param:int}".into()
-                } else if digit && b.iter().all(|c| c.is_ascii_digit() || b"._-".contains(c)) {
+                } else if b.len() >= 3 && digit && b.iter().all(|c| c.is_ascii_digit() || b"._-".contains(c)) {
                     "{param:int_id}".into()
-                } else if b.len() >= 6 && digit && b.iter().all(|c| c.is_ascii_hexdigit() || b"._-".contains(c)) {
+                } else if b.len() >= 6 && digit && hex_or(b"") {
                     "{param:hex}".into()
+                } else if b.len() >= 6 && digit && hex_or(b"._-") {
+                    "{param:hex_id}".into()
                 } else if b.len() >= 20 || b.iter().any(|c| b"%&'()*+,:=@".contains(c)) {
                     "{param:str}".into()
                 } else {
@@ -167,6 +171,43 @@ fn cell(workload: &Workload, names: &[String]) -> String {
     }
 }
 
+/// Words for slugs and usernames that no rule can tell from resource names.
+const WORDS: [&str; 12] = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "kilo", "lima", "mike", "oscar", "papa"];
+
+/// What each namer calls a few telling requests; the last two after 60 different values at
+/// the same place (a fresh namer each).
+fn examples() {
+    let pairs = || WORDS.iter().flat_map(|a| WORDS.iter().map(move |b| format!("{a}-{b}")));
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        ("a one-digit ID", vec![], "/users/7"),
+        ("a dotted RPC-style name", vec![], "/api/hello.world"),
+        ("a UUID v7", vec![], "/orders/018f6b1c-7d2e-7a3b-9c4d-5e6f70819203"),
+        ("a date", vec![], "/reports/2024-01-31"),
+        ("a new slug, after 60 others", pairs().take(60).map(|p| format!("/blog/{p}")).collect(), "/blog/zulu-yankee"),
+        (
+            "a new username, after 60 others",
+            pairs().take(60).map(|p| format!("/users/{}/repos", p.replace('-', ""))).collect(),
+            "/users/zoe/repos",
+        ),
+    ];
+    println!("\n### What each namer calls a request (GET)\n");
+    let labels: Vec<&str> = namers().iter().map(|(l, _)| *l).collect();
+    println!("| request | {} |", labels.join(" | "));
+    println!("| --- |{}", " --- |".repeat(labels.len()));
+    for (what, before, path) in cases {
+        let cells: Vec<String> = namers()
+            .into_iter()
+            .map(|(_, mut namer)| {
+                for p in &before {
+                    namer.name("GET", p);
+                }
+                format!("`{}`", namer.name("GET", path).trim_start_matches("GET "))
+            })
+            .collect();
+        println!("| {what}: `{path}` | {} |", cells.join(" | "));
+    }
+}
+
 fn main() {
     let seeds: Vec<u64> = std::env::var("BENCH_SEEDS")
         .ok()
@@ -196,5 +237,6 @@ fn main() {
             println!("| {label} | {} |", cells.join(" | "));
         }
     }
+    examples();
     println!("\nroutegen's targets: IDs ≥ 0.99 purity and ≤ 1.05 names/template; word parameters ≥ 0.99 and ≤ 1.5; RPC names ≥ 0.99 and ≤ 1.1; the flood ≤ max_names (500) + the overflow name.");
 }
