@@ -12,6 +12,8 @@
 #                       routes, metrics on, attributegen format, auto names on unmatched traffic
 #                       (10 variants x 3 rounds x 5 s plus startup, pre-check and warm-up: about 3
 #                       minutes, well under 10)
+#   make bench-vm       the filter module in Node's V8 behind a JS stub host: ns and host calls per
+#                       request for the same variants, far less noisy than a whole Envoy (~1 min)
 #   make bench-profile  callgrind profile of NativePlan::decide at 1,000 GitHub routes, and
 #                       instructions per decide from 10 to 10,000 routes (~1 min)
 #   make bench-wasm     the core benchmark as wasm in Node's V8 (Envoy's engine): decide as the
@@ -34,7 +36,7 @@ BENCH_ENVOY_ARGS ?=
 BENCH_ENVOY_RUN   = $(PY) tools/bench/envoy.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
                     --floor $(BENCH_FLOOR) --api $(GITHUB_API)
 
-.PHONY: bench bench-auto bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
+.PHONY: bench bench-vm bench-auto bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
 
 ## bench: the core benchmark (markdown tables on stdout)
 bench: github-api bench-auto
@@ -70,6 +72,10 @@ bench-wasm: github-api wasm-target
 		print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])') && \
 	node --no-warnings tools/bench/wasm_core.mjs $$bin $(GITHUB_API)
 
+## bench-vm: the module in V8 without Envoy (tools/bench/vm.py; BENCH_VM_ARGS, e.g. "--repeats 5")
+bench-vm: build bench-floor github-api venv
+	$(PY) tools/bench/vm.py --wasm $(WASM) --floor $(BENCH_FLOOR) --api $(GITHUB_API) $(BENCH_VM_ARGS)
+
 ## bench-size: the module's size before and after wasm-opt
 bench-size: build
 	@echo "cargo output $(CARGO_WASM): $$(stat -c %s $(CARGO_WASM)) bytes"
@@ -81,3 +87,5 @@ bench-smoke: build bench-floor bench-tools github-api venv bench-auto $(call env
 		BENCH_SAMPLE=512 $(BENCH_CARGO)
 	$(BENCH_ENVOY_RUN) --variants none,floor,rg-10000,ag-100,auto-100 --synthetic 1000 --rounds 1 --seconds 1 \
 		--warmup 0 --check 50 --sample 200 --workdir $(BENCH_TARGET_DIR)/envoy-smoke
+	$(PY) tools/bench/vm.py --wasm $(WASM) --floor $(BENCH_FLOOR) --api $(GITHUB_API) --variants floor,rg-100,auto-100 \
+		--repeats 1 --requests 2000 --runs 1 --sample 200
