@@ -2,7 +2,7 @@
 //! byte form in proxy-wasm shared data.
 //!
 //! Values are stored as 64-bit hashes, never as text, so a position's record has a fixed upper
-//! size (`5 + 13 × TABLE` bytes) whatever the traffic.
+//! size (`4 + 13 × TABLE` bytes) whatever the traffic.
 
 /// Literal values tracked per position. More than any real API has words at one level
 /// (GitHub's busiest has about 60); past it the oldest singleton gives way.
