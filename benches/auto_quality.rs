@@ -172,7 +172,8 @@ fn cell(workload: &Workload, names: &[String]) -> String {
 }
 
 /// Words for slugs and usernames that no rule can tell from resource names.
-const WORDS: [&str; 12] = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "kilo", "lima", "mike", "oscar", "papa"];
+const WORDS: [&str; 12] =
+    ["alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "kilo", "lima", "mike", "oscar", "papa"];
 
 /// What each namer calls a few telling requests; the last two after 60 different values at
 /// the same place (a fresh namer each).
