@@ -466,7 +466,14 @@ fn run_native(
     let mut headers2: HashMap<String, Vec<u8>> = HashMap::new();
     let template_scan_ns = measure(settings, requests, |r| {
         let path = plan.match_path(r.path.as_bytes());
-        routegen_core::reference::first_match(routes, r.method.as_bytes(), &path, &mut headers2).unwrap_or(NONE)
+        routegen_core::reference::first_match(
+            routes,
+            r.method.as_bytes(),
+            &path,
+            routegen_core::route::raw_query(r.path.as_bytes()),
+            &mut headers2,
+        )
+        .unwrap_or(NONE)
     });
     let row = NativeRow {
         label: label.to_string(),

@@ -43,12 +43,13 @@ pub fn reference_route(plan: &NativePlan, line: &RequestLine<'_>, headers: &mut 
         return None;
     }
     let path = plan.match_path(line.path);
+    let query = routegen_core::route::raw_query(line.path);
     if let Some(service) = plan.service_for(line.authority).and_then(|i| plan.services.get(i)) {
-        if let Some(i) = reference::first_match(&service.table.routes, line.method, &path, headers) {
+        if let Some(i) = reference::first_match(&service.table.routes, line.method, &path, query, headers) {
             return Some(service.table.first_id + i);
         }
     }
-    reference::first_match(&plan.fallback.routes, line.method, &path, headers)
+    reference::first_match(&plan.fallback.routes, line.method, &path, query, headers)
 }
 
 /// A CEL activation whose values come from the fuzz input; a piece that is absent makes the

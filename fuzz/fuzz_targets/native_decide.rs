@@ -32,6 +32,7 @@ const CONFIG: &str = r#"{
     {"name": "exact", "path_exact": "/exact/Path"},
     {"name": "v2 search", "method": ["GET", "POST"], "path": "/search", "headers": {"x-api-version": "2"}},
     {"name": "hdr-re", "path": "/search", "headers": [{"name": "x-api-version", "regex": "[0-9]+"}]},
+    {"name": "query", "path": "/search", "query": [{"name": "v", "regex": "[0-9]+"}, {"name": "page", "present": true}]},
     {"name": "hdr-present", "path_prefix": "/h/", "headers": [{"name": "x-a", "present": true}]},
     {"name": "hdr-absent", "path_prefix": "/h/", "headers": [{"name": "x-b", "absent": true}]},
     {"name": "legacy", "path_regex": "/api/v[0-9]+/legacy/.*", "failure_classes": ["5xx", "429"]},

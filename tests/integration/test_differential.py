@@ -2,7 +2,7 @@
 in a real Envoy, on generated configurations and requests (issue 15).
 
 A seeded generator builds native configurations (templates, prefixes, exact paths, regexes,
-methods, header conditions incl. ones on a repeated header, services with hosts, default,
+methods, header conditions incl. ones on a repeated header, query conditions, services with hosts, default,
 normalisation options, max_path_bytes), attributegen configurations (CEL in and outside the
 subset) and invalid ones (malformed CEL, mixed formats, bad fields). Each valid one runs in an
 Envoy; every request's name in Envoy's access log must equal `explain`'s. Each invalid one must
@@ -58,7 +58,7 @@ def literal(rng: random.Random) -> str:
 
 
 def route(rng: random.Random, n: int) -> object:
-    kind = rng.choice(["shorthand", "path", "prefix", "exact", "regex", "headers"])
+    kind = rng.choice(["shorthand", "path", "prefix", "exact", "regex", "headers", "query"])
     methods = rng.sample(METHODS[:7], rng.randint(1, 2))
     if kind == "shorthand":
         return f"{'|'.join(methods)} {template(rng)}"
@@ -79,6 +79,10 @@ def route(rng: random.Random, n: int) -> object:
                            [{"name": "x-a", "prefix": "1"}], [{"name": "x-b", "absent": True}],
                            [{"name": "x-a", "regex": "[0-9],[0-9]"}]])
         entry["headers"] = rule
+    if kind == "query":
+        entry["path"] = template(rng)
+        entry["query"] = rng.choice([{"v": "2"}, [{"name": "v", "regex": "[0-9]+"}], [{"name": "page", "present": True}],
+                                     [{"name": "v", "prefix": "1"}], [{"name": "q", "absent": True}]])
     return entry
 
 
@@ -143,8 +147,8 @@ def request(rng: random.Random) -> dict:
         path = path.replace("/", "//", 1)
     if rng.random() < 0.15:
         path += "/"
-    if rng.random() < 0.15:
-        path += "?q=1&x=/books"
+    if rng.random() < 0.3:
+        path += rng.choice(["?q=1&x=/books", "?v=2", "?v=2&v=3", "?v=3&v=2", "?v=12", "?page", "?v=%32&page=1"])
     if rng.random() < 0.1:
         path = path.upper()
     headers = []

@@ -220,7 +220,17 @@ fn condition_route(condition: &Condition, value: &str) -> Option<(RouteSpec, boo
         }
         Condition::Host { .. } => return None,
     };
-    Some((RouteSpec { name: value.to_string(), methods, path, headers: Vec::new(), failure_classes: None }, exact))
+    Some((
+        RouteSpec {
+            name: value.to_string(),
+            methods,
+            path,
+            headers: Vec::new(),
+            query: Vec::new(),
+            failure_classes: None,
+        },
+        exact,
+    ))
 }
 
 fn review_attribute(attribute: &AttributePlan, field: &str) -> Vec<Finding> {

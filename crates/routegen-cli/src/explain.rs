@@ -2,7 +2,7 @@
 //!
 //! The verdict is the engine's own (`NativePlan::decide`, `AttributePlan::evaluate`); the
 //! explanation walks the same routes in order with the core's one-route checks
-//! (`MethodSet::allows`, `PathMatch::matches`, `HeaderMatch::matches`, CEL `eval_bool`) and
+//! (`MethodSet::allows`, `PathMatch::matches`, `ValueMatch::matches`, CEL `eval_bool`) and
 //! says which condition failed. The two are compared, so an explanation that disagrees with
 //! the filter is reported as a bug instead of printed as truth.
 
@@ -15,7 +15,7 @@ use routegen_core::engine::{
 };
 use routegen_core::lower::flatten_and;
 use routegen_core::metrics;
-use routegen_core::route::{HeaderRule, RouteSpec};
+use routegen_core::route::{query_value, raw_query, RouteSpec, ValueRule};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -101,25 +101,26 @@ struct Report {
 // Native
 
 /// Why a route did not take the request, or `None` if it did.
-fn mismatch(route: &RouteSpec, method: &str, path: &[u8], headers: &JoinedHeaders) -> Option<String> {
+fn mismatch(route: &RouteSpec, method: &str, path: &[u8], query: &[u8], headers: &JoinedHeaders) -> Option<String> {
     if !route.methods.allows(method.as_bytes()) {
         return Some(format!("method {method} is not {}", route.methods));
     }
     if !route.path.matches(path) {
         return Some(format!("path does not match {}", describe_path(&route.path)));
     }
-    for header in &route.headers {
-        let value = headers.get(&header.name);
-        if !header.matches(value) {
-            let want = match &header.rule {
-                HeaderRule::Present => "present".to_string(),
-                HeaderRule::Absent => "absent".to_string(),
-                HeaderRule::Exact(v) => format!("'{v}'"),
-                HeaderRule::Prefix(p) => format!("starting with '{p}'"),
-                HeaderRule::Regex(r) => format!("matching {}", r.as_str()),
+    let values = route.headers.iter().map(|h| ("header", h, headers.get(&h.name)));
+    let params = route.query.iter().map(|q| ("query parameter", q, query_value(query, &q.name)));
+    for (what, condition, value) in values.chain(params) {
+        if !condition.matches(value) {
+            let want = match &condition.rule {
+                ValueRule::Present => "present".to_string(),
+                ValueRule::Absent => "absent".to_string(),
+                ValueRule::Exact(v) => format!("'{v}'"),
+                ValueRule::Prefix(p) => format!("starting with '{p}'"),
+                ValueRule::Regex(r) => format!("matching {}", r.as_str()),
             };
             let got = value.map(|v| format!("'{}'", common::text(v))).unwrap_or_else(|| "absent".to_string());
-            return Some(format!("header {} must be {want}, is {got}", header.name));
+            return Some(format!("{what} {} must be {want}, is {got}", condition.name));
         }
     }
     None
@@ -215,7 +216,7 @@ fn explain_native(plan: &NativePlan, request: &Request<'_>) -> Result<Report> {
     'tables: for (field, routes, first_id) in &tables {
         for (i, route) in routes.iter().enumerate() {
             let at = format!("{field}[{i}]");
-            match mismatch(route, &args.method, &path, &request.headers) {
+            match mismatch(route, &args.method, &path, raw_query(args.path.as_bytes()), &request.headers) {
                 Some(reason) => {
                     text.push_str(&format!("  {at:<22} {:<34} no: {reason}\n", format!("'{}'", route.name)));
                     candidates.push(json!({"field": at, "name": route.name, "matched": false, "reason": reason}));

@@ -15,7 +15,7 @@
 //! Pure: no host calls, no I/O.
 
 use routegen_core::normalize::NormalizeOptions;
-use routegen_core::route::{HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
+use routegen_core::route::{MethodSet, PathMatch, PathRegex, RouteSpec, ValueMatch, ValueRule};
 use routegen_core::template::{GlobPart, Segment, Template};
 use std::collections::{HashSet, VecDeque};
 
@@ -455,9 +455,12 @@ fn samples(path: &PathMatch) -> Vec<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------
 // Whole routes
 
-/// Whether `earlier` takes every request `later` would: methods, path and headers.
+/// Whether `earlier` takes every request `later` would: methods, path, headers and query.
 pub fn route_covers(earlier: &RouteSpec, later: &RouteSpec, universe: &Universe) -> Cover {
-    if !methods_cover(&earlier.methods, &later.methods) || !headers_implied(&earlier.headers, &later.headers) {
+    if !methods_cover(&earlier.methods, &later.methods)
+        || !headers_implied(&earlier.headers, &later.headers)
+        || !headers_implied(&earlier.query, &later.query)
+    {
         return Cover::Never;
     }
     path_covers(&earlier.path, &later.path, universe)
@@ -480,21 +483,21 @@ pub fn methods_overlap(a: &MethodSet, b: &MethodSet) -> bool {
     }
 }
 
-/// Each header condition of the earlier route follows from the later route's conditions.
-pub fn headers_implied(earlier: &[HeaderMatch], later: &[HeaderMatch]) -> bool {
+/// Each header (or query) condition of the earlier route follows from the later route's conditions.
+pub fn headers_implied(earlier: &[ValueMatch], later: &[ValueMatch]) -> bool {
     earlier.iter().all(|need| later.iter().any(|have| have.name == need.name && implies(&have.rule, &need.rule)))
 }
 
-fn implies(have: &HeaderRule, need: &HeaderRule) -> bool {
+fn implies(have: &ValueRule, need: &ValueRule) -> bool {
     match (have, need) {
-        (HeaderRule::Absent, HeaderRule::Absent) => true,
-        (HeaderRule::Absent, _) | (_, HeaderRule::Absent) => false,
-        (_, HeaderRule::Present) => true,
-        (HeaderRule::Exact(v), HeaderRule::Exact(w)) => v == w,
-        (HeaderRule::Exact(v), HeaderRule::Prefix(p)) => v.starts_with(p.as_str()),
-        (HeaderRule::Exact(v), HeaderRule::Regex(r)) => r.is_match(v),
-        (HeaderRule::Prefix(q), HeaderRule::Prefix(p)) => q.starts_with(p.as_str()),
-        (HeaderRule::Regex(a), HeaderRule::Regex(b)) => a.as_str() == b.as_str(),
+        (ValueRule::Absent, ValueRule::Absent) => true,
+        (ValueRule::Absent, _) | (_, ValueRule::Absent) => false,
+        (_, ValueRule::Present) => true,
+        (ValueRule::Exact(v), ValueRule::Exact(w)) => v == w,
+        (ValueRule::Exact(v), ValueRule::Prefix(p)) => v.starts_with(p.as_str()),
+        (ValueRule::Exact(v), ValueRule::Regex(r)) => r.is_match(v),
+        (ValueRule::Prefix(q), ValueRule::Prefix(p)) => q.starts_with(p.as_str()),
+        (ValueRule::Regex(a), ValueRule::Regex(b)) => a.as_str() == b.as_str(),
         _ => false,
     }
 }
@@ -679,10 +682,10 @@ mod tests {
         assert_eq!(route_covers(&route("GET /books/{id}"), &route("GET|POST /books/new"), &native), Cover::Never);
         assert_eq!(route_covers(&route("/books/{id}"), &route("POST /books/new"), &native), Cover::Always);
         let mut with_header = route("GET /books/{id}");
-        with_header.headers.push(HeaderMatch { name: "x-api".into(), rule: HeaderRule::Prefix("v".into()) });
+        with_header.headers.push(ValueMatch { name: "x-api".into(), rule: ValueRule::Prefix("v".into()) });
         assert_eq!(route_covers(&with_header, &route("GET /books/new"), &native), Cover::Never);
         let mut later = route("GET /books/new");
-        later.headers.push(HeaderMatch { name: "x-api".into(), rule: HeaderRule::Exact("v2".into()) });
+        later.headers.push(ValueMatch { name: "x-api".into(), rule: ValueRule::Exact("v2".into()) });
         assert_eq!(route_covers(&with_header, &later, &native), Cover::Always, "x-api: v2 implies prefix v");
     }
 

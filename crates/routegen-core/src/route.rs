@@ -33,7 +33,9 @@ pub struct RouteSpec {
     pub name: String,
     pub methods: MethodSet,
     pub path: PathMatch,
-    pub headers: Vec<HeaderMatch>,
+    pub headers: Vec<ValueMatch>,
+    /// Query parameter conditions (all must hold), on [`query_value`]s.
+    pub query: Vec<ValueMatch>,
     /// Statuses this route counts as failures; `None`: the default (5xx, failing gRPC codes).
     pub failure_classes: Option<Vec<StatusRange>>,
 }
@@ -182,15 +184,16 @@ pub fn literal_prefix(pattern: &str) -> Vec<u8> {
     prefix
 }
 
-/// A request header condition (names are lower-case, as HTTP/2 and Envoy use them).
+/// A condition on a named request value: a header (names lower-case, as HTTP/2 and Envoy use
+/// them) or a query parameter (names as sent).
 #[derive(Clone, Debug)]
-pub struct HeaderMatch {
+pub struct ValueMatch {
     pub name: String,
-    pub rule: HeaderRule,
+    pub rule: ValueRule,
 }
 
 #[derive(Clone, Debug)]
-pub enum HeaderRule {
+pub enum ValueRule {
     Present,
     Absent,
     Exact(String),
@@ -199,22 +202,60 @@ pub enum HeaderRule {
     Regex(Regex),
 }
 
-impl HeaderMatch {
+impl ValueMatch {
     pub fn matches(&self, value: Option<&[u8]>) -> bool {
         match (&self.rule, value) {
-            (HeaderRule::Absent, value) => value.is_none(),
+            (ValueRule::Absent, value) => value.is_none(),
             (_, None) => false,
-            (HeaderRule::Present, Some(_)) => true,
-            (HeaderRule::Exact(expected), Some(v)) => expected.as_bytes() == v,
-            (HeaderRule::Prefix(prefix), Some(v)) => v.starts_with(prefix.as_bytes()),
-            (HeaderRule::Regex(regex), Some(v)) => regex.is_match(&String::from_utf8_lossy(v)),
+            (ValueRule::Present, Some(_)) => true,
+            (ValueRule::Exact(expected), Some(v)) => expected.as_bytes() == v,
+            (ValueRule::Prefix(prefix), Some(v)) => v.starts_with(prefix.as_bytes()),
+            (ValueRule::Regex(regex), Some(v)) => regex.is_match(&String::from_utf8_lossy(v)),
         }
     }
+}
+
+/// The raw query of a `:path`: after the first `?`, up to a `#` (empty if there is none).
+pub fn raw_query(path: &[u8]) -> &[u8] {
+    let Some(start) = path.iter().position(|&b| b == b'?') else { return &[] };
+    let query = &path[start + 1..];
+    query.iter().position(|&b| b == b'#').map_or(query, |end| &query[..end])
+}
+
+/// The first value of parameter `name` in a raw query, as sent; `None` if it is not there.
+/// Like Envoy's `query_parameters`: names and values are compared raw, not percent-decoded
+/// (`v=%32` is not `v=2`, `x+y` is not `x y`), and a parameter without `=` has the empty value.
+pub fn query_value<'q>(query: &'q [u8], name: &str) -> Option<&'q [u8]> {
+    query.split(|&b| b == b'&').find_map(|pair| {
+        let (key, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        (key == name.as_bytes()).then_some(value)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_values_are_first_and_raw() {
+        assert_eq!(raw_query(b"/a?x=1&y=2#frag"), b"x=1&y=2");
+        assert_eq!(raw_query(b"/a"), b"");
+        assert_eq!(query_value(b"x=1&x=2", "x"), Some(&b"1"[..]));
+        assert_eq!(query_value(b"a%20b=c+d", "a%20b"), Some(&b"c+d"[..]));
+        assert_eq!(query_value(b"a%20b=c", "a b"), None);
+        assert_eq!(query_value(b"flag&y=", "flag"), Some(&b""[..]));
+        assert_eq!(query_value(b"flag&y=", "y"), Some(&b""[..]));
+        assert_eq!(query_value(b"x==1", "x"), Some(&b"=1"[..]));
+        assert_eq!(query_value(b"xx=1", "x"), None);
+        assert_eq!(query_value(b"", "x"), None);
+        let v2 = ValueMatch { name: "v".into(), rule: ValueRule::Exact("2".into()) };
+        assert!(v2.matches(query_value(b"a=1&v=2", "v")));
+        assert!(!v2.matches(query_value(b"v=20", "v")));
+        assert!(!v2.matches(query_value(b"a=1", "v")));
+    }
 
     #[test]
     fn literal_prefixes() {
@@ -256,11 +297,11 @@ mod tests {
         assert!(m.allows(b"GET") && m.allows(b"HEAD") && !m.allows(b"POST") && !m.allows(b"get"));
         assert!(MethodSet::any().allows(b"ANYTHING"));
         assert_eq!(m.to_string(), "GET|HEAD");
-        let exact = HeaderMatch { name: "x".into(), rule: HeaderRule::Exact("v2".into()) };
+        let exact = ValueMatch { name: "x".into(), rule: ValueRule::Exact("v2".into()) };
         assert!(exact.matches(Some(b"v2")) && !exact.matches(Some(b"v3")) && !exact.matches(None));
-        let absent = HeaderMatch { name: "x".into(), rule: HeaderRule::Absent };
+        let absent = ValueMatch { name: "x".into(), rule: ValueRule::Absent };
         assert!(absent.matches(None) && !absent.matches(Some(b"")));
-        let regex = HeaderMatch { name: "x".into(), rule: HeaderRule::Regex(build_regex("^v[0-9]$").unwrap()) };
+        let regex = ValueMatch { name: "x".into(), rule: ValueRule::Regex(build_regex("^v[0-9]$").unwrap()) };
         assert!(regex.matches(Some(b"v7")) && !regex.matches(Some(b"v77")));
     }
 }

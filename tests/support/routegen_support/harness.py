@@ -76,9 +76,12 @@ def render_config(
     failure_policy: str | None = None,
     hcm: Mapping[str, object] | None = None,
     log_fields: Mapping[str, str] | None = None,
+    routes: Sequence[dict] | None = None,
 ) -> dict:
-    """The Envoy bootstrap (v3 API, accepted by Envoy 1.36 and 1.40)."""
-    routes = [direct_route(f"/status/{code}", code, f"status {code}") for code in STATUS_CODES] + [direct_route()]
+    """The Envoy bootstrap (v3 API, accepted by Envoy 1.36 and 1.40). `routes` replaces the
+    virtual host's routes (default: `/status/<code>` direct responses, then 200 for the rest)."""
+    if routes is None:
+        routes = [direct_route(f"/status/{code}", code, f"status {code}") for code in STATUS_CODES] + [direct_route()]
     access_logger = {
         "name": "envoy.access_loggers.file",
         "typed_config": {
@@ -139,6 +142,7 @@ class Envoy(EnvoyProcess):
         ready_timeout: float = 20.0,
         hcm: Mapping[str, object] | None = None,
         log_fields: Mapping[str, str] | None = None,
+        routes: Sequence[dict] | None = None,
         **process_options,
     ):
         super().__init__(envoy_bin, workdir, ready_timeout=ready_timeout, **process_options)
@@ -149,6 +153,7 @@ class Envoy(EnvoyProcess):
         self.max_request_headers_kb = max_request_headers_kb
         self.hcm = dict(hcm or {})
         self.log_fields = dict(log_fields or {})
+        self.routes = list(routes) if routes is not None else None
         self.access_log = self.workdir / "access.log"
         self._log_cache: dict[str, dict] = {}
         self._log_offset = 0
@@ -166,6 +171,7 @@ class Envoy(EnvoyProcess):
             failure_policy=failure_policy,
             hcm=self.hcm,
             log_fields=self.log_fields,
+            routes=self.routes,
         )
 
     def render(self) -> dict:

@@ -21,7 +21,7 @@ use super::{
 use crate::auto::AutoConfig;
 use crate::metrics::{MetricsConfig, StatusLabel, StatusRange};
 use crate::normalize::NormalizeOptions;
-use crate::route::{build_regex_with_limit, HeaderMatch, HeaderRule, MethodSet, PathMatch, PathRegex, RouteSpec};
+use crate::route::{build_regex_with_limit, MethodSet, PathMatch, PathRegex, RouteSpec, ValueMatch, ValueRule};
 use crate::template::Template;
 
 pub const DEFAULT_OUTPUT_ATTRIBUTE: &str = "istio_operationId";
@@ -77,10 +77,10 @@ const LIMITS_FIELDS: &[&str] = &["max_routes", "max_regex_bytes", "max_path_byte
 const METRICS_FIELDS: &[&str] = &["enabled", "status_label", "prefix"];
 const SERVICE_FIELDS: &[&str] = &["hosts", "routes", "default"];
 const ROUTE_FIELDS: &[&str] =
-    &["name", "method", "path", "path_prefix", "path_exact", "path_regex", "headers", "failure_classes"];
+    &["name", "method", "path", "path_prefix", "path_exact", "path_regex", "headers", "query", "failure_classes"];
 const NORMALIZE_FIELDS: &[&str] =
     &["decode_unreserved", "merge_slashes", "remove_dot_segments", "ignore_trailing_slash", "case_insensitive"];
-const HEADER_FIELDS: &[&str] = &["name", "exact", "prefix", "regex", "present", "absent"];
+const VALUE_FIELDS: &[&str] = &["name", "exact", "prefix", "regex", "present", "absent"];
 
 pub fn parse(object: &Object) -> Result<NativeConfig, ConfigError> {
     reject_unknown(object, "", TOP_FIELDS)?;
@@ -346,7 +346,14 @@ pub fn parse_shorthand(text: &str, normalize: &NormalizeOptions) -> Result<Route
         return Err(format!("'{text}': expected \"METHOD /path/template\" or \"/path/template\""));
     }
     let path = template_path(path, normalize).map_err(|e| format!("'{text}': {e}"))?;
-    Ok(RouteSpec { name: text.to_string(), methods, path, headers: Vec::new(), failure_classes: None })
+    Ok(RouteSpec {
+        name: text.to_string(),
+        methods,
+        path,
+        headers: Vec::new(),
+        query: Vec::new(),
+        failure_classes: None,
+    })
 }
 
 fn parse_method_token(token: &str) -> Result<MethodSet, String> {
@@ -419,13 +426,17 @@ fn parse_route_object(
     };
     let headers = match object.get("headers") {
         None => Vec::new(),
-        Some(value) => parse_headers(value, &join(field, "headers"), limits)?,
+        Some(value) => parse_values(Source::Header, value, &join(field, "headers"), limits)?,
+    };
+    let query = match object.get("query") {
+        None => Vec::new(),
+        Some(value) => parse_values(Source::Query, value, &join(field, "query"), limits)?,
     };
     let failure_classes = match object.get("failure_classes") {
         None => None,
         Some(value) => Some(parse_failure_classes(value, &join(field, "failure_classes"))?),
     };
-    Ok(RouteSpec { name, methods, path, headers, failure_classes })
+    Ok(RouteSpec { name, methods, path, headers, query, failure_classes })
 }
 
 fn parse_path(key: &str, text: &str, normalize: &NormalizeOptions, limits: &Limits) -> Result<PathMatch, String> {
@@ -476,57 +487,75 @@ fn parse_methods(value: &Value, field: &str) -> Result<MethodSet, ConfigError> {
     }
 }
 
-/// `{"x-api-version": "2"}` (exact values) or a list of `{name, exact|prefix|regex|present|absent}`.
-fn parse_headers(value: &Value, field: &str, limits: &Limits) -> Result<Vec<HeaderMatch>, ConfigError> {
+/// Where a `headers` or `query` condition looks.
+#[derive(Clone, Copy)]
+enum Source {
+    Header,
+    Query,
+}
+
+/// `{"x-api-version": "2"}` (exact values) or a list of `{name, exact|prefix|regex|present|absent}`:
+/// the same for `headers` and `query`.
+fn parse_values(source: Source, value: &Value, field: &str, limits: &Limits) -> Result<Vec<ValueMatch>, ConfigError> {
     match value {
         Value::Object(map) => {
-            let mut headers = Vec::new();
+            let mut conditions = Vec::new();
             for (name, v) in map.iter() {
                 let value = expect_str(v, &join(field, name))?;
-                headers
-                    .push(HeaderMatch { name: header_name(name, field)?, rule: HeaderRule::Exact(value.to_string()) });
+                conditions.push(ValueMatch {
+                    name: value_name(source, name, field)?,
+                    rule: ValueRule::Exact(value.to_string()),
+                });
             }
-            Ok(headers)
+            Ok(conditions)
         }
-        Value::Array(_) => each(value, field, |v, header_field| parse_header(v, header_field, limits)),
+        Value::Array(_) => each(value, field, |v, item_field| parse_value(source, v, item_field, limits)),
         other => Err(ConfigError::new(field, format!("expected an object or an array, found {}", kind(other)))),
     }
 }
 
-fn header_name(name: &str, field: &str) -> Result<String, ConfigError> {
+/// Header names are compared lower-case; query parameter names as sent.
+fn value_name(source: Source, name: &str, field: &str) -> Result<String, ConfigError> {
     if name.is_empty() || name.bytes().any(|b| b <= b' ' || b >= 0x7f) {
-        return Err(ConfigError::new(field, format!("'{name}' is not a header name")));
+        let what = match source {
+            Source::Header => "a header name",
+            Source::Query => "a query parameter name (printable ASCII, as sent: percent-encoded)",
+        };
+        return Err(ConfigError::new(field, format!("'{name}' is not {what}")));
     }
-    Ok(name.to_ascii_lowercase())
+    Ok(match source {
+        Source::Header => name.to_ascii_lowercase(),
+        Source::Query => name.to_string(),
+    })
 }
 
-fn parse_header(value: &Value, field: &str, limits: &Limits) -> Result<HeaderMatch, ConfigError> {
+fn parse_value(source: Source, value: &Value, field: &str, limits: &Limits) -> Result<ValueMatch, ConfigError> {
     let object = expect_object(value, field)?;
-    reject_unknown(object, field, HEADER_FIELDS)?;
+    reject_unknown(object, field, VALUE_FIELDS)?;
     let name_field = join(field, "name");
     let name = expect_str(object.get("name").ok_or_else(|| ConfigError::new(&name_field, "required"))?, &name_field)?;
-    let name = header_name(name, &name_field)?;
+    let name = value_name(source, name, &name_field)?;
     let rules: Vec<&str> =
         ["exact", "prefix", "regex", "present", "absent"].into_iter().filter(|k| object.contains_key(k)).collect();
     let rule = match rules.as_slice() {
-        [] => HeaderRule::Present,
+        [] => ValueRule::Present,
         [key] => {
             let key_field = join(field, key);
             let value = object.get(key).unwrap_or(&Value::Null);
             match *key {
-                "exact" => HeaderRule::Exact(expect_str(value, &key_field)?.to_string()),
-                "prefix" => HeaderRule::Prefix(expect_str(value, &key_field)?.to_string()),
+                "exact" => ValueRule::Exact(expect_str(value, &key_field)?.to_string()),
+                "prefix" => ValueRule::Prefix(expect_str(value, &key_field)?.to_string()),
                 "regex" => {
                     let pattern = format!("^(?:{})$", expect_str(value, &key_field)?);
-                    HeaderRule::Regex(
+                    ValueRule::Regex(
                         build_regex_with_limit(&pattern, limits.max_regex_bytes)
                             .map_err(|reason| ConfigError::new(&key_field, reason))?,
                     )
                 }
-                "present" if expect_bool(value, &key_field)? => HeaderRule::Present,
-                "present" => HeaderRule::Absent,
-                _ if expect_bool(value, &key_field)? => HeaderRule::Absent,
-                _ => HeaderRule::Present,
+                "present" if expect_bool(value, &key_field)? => ValueRule::Present,
+                "present" => ValueRule::Absent,
+                _ if expect_bool(value, &key_field)? => ValueRule::Absent,
+                _ => ValueRule::Present,
             }
         }
         many => {
@@ -536,7 +565,7 @@ fn parse_header(value: &Value, field: &str, limits: &Limits) -> Result<HeaderMat
             ))
         }
     };
-    Ok(HeaderMatch { name, rule })
+    Ok(ValueMatch { name, rule })
 }
 
 #[cfg(test)]
@@ -553,6 +582,34 @@ mod tests {
 
     fn error(json: &str) -> String {
         parse_config(json.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn query_conditions() {
+        let config = native(
+            r#"{"routes": [
+                {"name": "a", "path": "/s", "query": {"v": "2"}},
+                {"name": "b", "query": [{"name": "id", "regex": "[0-9]+"}, {"name": "debug", "present": true}, {"name": "x"}]}
+            ]}"#,
+        );
+        assert!(matches!(&config.routes[0].query[0].rule, ValueRule::Exact(v) if v == "2"));
+        assert!(matches!(config.routes[1].query[0].rule, ValueRule::Regex(_)));
+        assert!(matches!(config.routes[1].query[1].rule, ValueRule::Present));
+        assert!(matches!(config.routes[1].query[2].rule, ValueRule::Present));
+        assert!(config.routes[1].query[0].matches(Some(b"12")) && !config.routes[1].query[0].matches(Some(b"12x")));
+        let case = native(r#"{"routes": [{"name": "a", "query": {"Page": "2"}}]}"#);
+        assert_eq!(case.routes[0].query[0].name, "Page", "query names keep their case");
+        assert_eq!(
+            error(r#"{"routes": [{"name": "x", "query": [{"name": "v", "exact": "1", "regex": "1"}]}]}"#),
+            "routes[0].query[0]: give one of exact, prefix, regex, present, absent (found exact and regex)"
+        );
+        assert!(error(r#"{"routes": [{"name": "x", "query": [{"name": "v", "suffix": "1"}]}]}"#)
+            .starts_with("routes[0].query[0].suffix: unknown field"));
+        assert!(error(r#"{"routes": [{"name": "x", "query": "v=2"}]}"#)
+            .starts_with("routes[0].query: expected an object or an array"));
+        assert!(error(r#"{"routes": [{"name": "x", "query": {"": "2"}}]}"#).contains("is not a query parameter name"));
+        assert!(error(r#"{"routes": [{"name": "x", "query": [{"name": "v", "regex": "("}]}]}"#)
+            .starts_with("routes[0].query[0].regex: invalid regex"));
     }
 
     #[test]
@@ -587,8 +644,8 @@ mod tests {
         assert_eq!(config.routes[2].headers[0].name, "x-api");
         assert!(config.routes[3].methods.is_any());
         assert!(matches!(config.routes[3].path, PathMatch::Any));
-        assert!(matches!(config.routes[3].headers[1].rule, HeaderRule::Absent));
-        assert!(matches!(config.routes[3].headers[2].rule, HeaderRule::Present));
+        assert!(matches!(config.routes[3].headers[1].rule, ValueRule::Absent));
+        assert!(matches!(config.routes[3].headers[2].rule, ValueRule::Present));
     }
 
     #[test]

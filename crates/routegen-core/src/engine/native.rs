@@ -7,7 +7,7 @@ use crate::config::{NativeConfig, ServiceSpec};
 use crate::matcher::{PathIndex, RouteId};
 use crate::metrics::MetricsConfig;
 use crate::normalize::{normalize, strip_query, NormalizeOptions};
-use crate::route::RouteSpec;
+use crate::route::{query_value, raw_query, RouteSpec};
 
 /// An ordered route table and its index.
 #[derive(Debug)]
@@ -24,11 +24,13 @@ impl Table {
         Table { routes, first_id, index }
     }
 
-    /// The first route (by position) whose method, path and headers all hold.
+    /// The first route (by position) whose method, path, headers and query all hold. `query`
+    /// is the raw query string (see [`crate::route::raw_query`]).
     pub fn first_match(
         &self,
         method: &[u8],
         path: &[u8],
+        query: &[u8],
         headers: &mut dyn HeaderSource,
         scratch: &mut Vec<RouteId>,
     ) -> Option<usize> {
@@ -38,6 +40,7 @@ impl Table {
             if route.methods.allows(method)
                 && self.index.confirm(id, path)
                 && route.headers.iter().all(|h| h.matches(headers.header(&h.name).as_deref()))
+                && route.query.iter().all(|q| q.matches(query_value(query, &q.name)))
             {
                 return Some(id as usize);
             }
@@ -198,12 +201,13 @@ impl NativePlan {
     ) -> Decision<'_> {
         let service = self.service_for(request.authority);
         let Some(path) = path else { return self.default_decision(service) };
+        let query = raw_query(request.path);
         if let Some(s) = service.and_then(|i| self.services.get(i)) {
-            if let Some(i) = s.table.first_match(request.method, path, headers, scratch) {
+            if let Some(i) = s.table.first_match(request.method, path, query, headers, scratch) {
                 return Decision { name: Some(&s.table.routes[i].name), route: Some(s.table.first_id + i), service };
             }
         }
-        if let Some(i) = self.fallback.first_match(request.method, path, headers, scratch) {
+        if let Some(i) = self.fallback.first_match(request.method, path, query, headers, scratch) {
             return Decision { name: Some(&self.fallback.routes[i].name), route: Some(i), service };
         }
         self.default_decision(service)

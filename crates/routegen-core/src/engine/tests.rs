@@ -176,7 +176,7 @@ fn random_route(rng: &mut Rng, n: usize) -> RouteSpec {
         _ => PathMatch::Template(Template::parse(&text).unwrap()),
     };
     let methods = if rng.next() % 3 == 0 { MethodSet::any() } else { MethodSet::only(&[rng.pick(METHODS)]) };
-    RouteSpec { name: format!("r{n}"), methods, path, headers: Vec::new(), failure_classes: None }
+    RouteSpec { name: format!("r{n}"), methods, path, headers: Vec::new(), query: Vec::new(), failure_classes: None }
 }
 
 fn random_path(rng: &mut Rng) -> String {
@@ -205,8 +205,8 @@ fn index_agrees_with_sequential_scan_on_random_tables() {
         for _ in 0..60 {
             let path = random_path(&mut rng);
             let method = rng.pick(METHODS).as_bytes();
-            let expected = reference::first_match(&table.routes, method, path.as_bytes(), &mut HashMap::new());
-            let actual = table.first_match(method, path.as_bytes(), &mut HashMap::new(), &mut scratch);
+            let expected = reference::first_match(&table.routes, method, path.as_bytes(), b"", &mut HashMap::new());
+            let actual = table.first_match(method, path.as_bytes(), b"", &mut HashMap::new(), &mut scratch);
             assert_eq!(actual, expected, "path {path:?} method {method:?} routes {:#?}", table.routes);
             checked += 1;
             matched += usize::from(expected.is_some());
