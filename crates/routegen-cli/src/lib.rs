@@ -47,7 +47,7 @@ struct Cli {
 enum Command {
     Check(check::Args),
     Explain(explain::Args),
-    /// Generate a native configuration from OpenAPI, a Linkerd ServiceProfile, .proto files or attributegen.
+    /// Generate a native configuration from OpenAPI, a Linkerd ServiceProfile, .proto files, attributegen or Gateway API routes.
     #[command(subcommand)]
     Import(import::Command),
     /// Render Istio manifests or a plain-Envoy config snippet for a configuration.

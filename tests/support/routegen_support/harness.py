@@ -231,12 +231,13 @@ class Envoy(EnvoyProcess):
             resp.log = self.log_entry(tid, timeout=log_timeout)
         return resp
 
-    def requests(self, items: Iterable[tuple[str | bytes, str | bytes]], log_timeout: float = 10.0) -> list[Response]:
-        """Sends (method, path) requests one after another, then waits for all their log lines
-        at once: a flush interval per batch, not per request."""
+    def requests(self, items: Iterable[tuple], log_timeout: float = 10.0) -> list[Response]:
+        """Sends (method, path) or (method, path, headers, authority) requests one after another,
+        then waits for all their log lines at once: a flush interval per batch, not per request."""
         sent = []
-        for method, path in items:
-            status, reply, tid = self.raw_request(method, path)
+        for item in items:
+            method, path, headers, authority = (tuple(item) + (None, DEFAULT_AUTHORITY))[:4]
+            status, reply, tid = self.raw_request(method, path, headers, authority=authority)
             sent.append(Response(status=status, body=reply, tid=tid, default_attribute=self.attributes[0]))
         deadline = time.monotonic() + log_timeout
         for resp in sent:

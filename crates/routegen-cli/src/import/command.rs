@@ -10,7 +10,7 @@
 //! The importers themselves are the sibling modules; this is the command: subcommands, shared
 //! output flags, assembling and verifying the document, printing.
 
-use super::{attributegen, linkerd, openapi, proto, DocumentOptions, Imported};
+use super::{attributegen, gateway, linkerd, openapi, proto, DocumentOptions, Imported};
 use crate::common::{self, DocFormat, Exit, Result};
 use crate::{EXIT_INVALID, EXIT_OK};
 use routegen_core::engine::{Mode, RequestLine};
@@ -22,6 +22,8 @@ pub enum Command {
     Linkerd(linkerd::Args),
     Proto(proto::Args),
     Attributegen(attributegen::Args),
+    #[command(name = "gateway-api")]
+    GatewayApi(gateway::Args),
 }
 
 /// Output options every importer shares.
@@ -61,6 +63,10 @@ pub fn run(command: Command) -> Result<u8> {
         Command::Attributegen(args) => {
             let output = args.output.clone();
             emit(attributegen::import(&args)?, &output)
+        }
+        Command::GatewayApi(args) => {
+            let output = args.output.clone();
+            emit(gateway::import(&args)?, &output)
         }
     }
 }
