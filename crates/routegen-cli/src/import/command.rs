@@ -10,7 +10,7 @@
 //! The importers themselves are the sibling modules; this is the command: subcommands, shared
 //! output flags, assembling and verifying the document, printing.
 
-use super::{attributegen, gateway, linkerd, openapi, proto, DocumentOptions, Imported};
+use super::{attributegen, envoy, gateway, linkerd, openapi, proto, DocumentOptions, Imported};
 use crate::common::{self, DocFormat, Exit, Result};
 use crate::{EXIT_INVALID, EXIT_OK};
 use routegen_core::engine::{Mode, RequestLine};
@@ -24,6 +24,7 @@ pub enum Command {
     Attributegen(attributegen::Args),
     #[command(name = "gateway-api")]
     GatewayApi(gateway::Args),
+    Envoy(envoy::Args),
 }
 
 /// Output options every importer shares.
@@ -67,6 +68,10 @@ pub fn run(command: Command) -> Result<u8> {
         Command::GatewayApi(args) => {
             let output = args.output.clone();
             emit(gateway::import(&args)?, &output)
+        }
+        Command::Envoy(args) => {
+            let output = args.output.clone();
+            emit(envoy::import(&args)?, &output)
         }
     }
 }

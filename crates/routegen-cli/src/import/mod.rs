@@ -9,6 +9,7 @@
 
 pub mod attributegen;
 pub mod command;
+pub mod envoy;
 pub mod gateway;
 pub mod linkerd;
 pub mod openapi;
