@@ -104,3 +104,20 @@ impl Activation for FuzzActivation {
         self.headers[i].clone()
     }
 }
+
+/// An importer's result: an `Internal` error is a finding, and an import must be a configuration
+/// the filter accepts (`config::parse_serde`, then `engine::compile`, as `routegen check` does).
+pub fn assert_imported_compiles(result: Result<routegen_cli::import::Imported, routegen_cli::import::ImportError>) {
+    use routegen_cli::import::{DocumentOptions, ImportError};
+    match result {
+        Ok(imported) => {
+            let document = imported.document(&DocumentOptions::default());
+            let config = routegen_core::config::parse_serde(&document)
+                .unwrap_or_else(|e| panic!("imported config does not parse: {e}\n{document}"));
+            routegen_core::engine::compile(config, &mut routegen_core::engine::NoHostCel)
+                .unwrap_or_else(|e| panic!("imported config does not compile: {e}\n{document}"));
+        }
+        Err(ImportError::Internal(message)) => panic!("internal error: {message}"),
+        Err(ImportError::Invalid(_)) => {}
+    }
+}

@@ -4,11 +4,11 @@
 //! filter accepts (`config::parse_serde`, then `engine::compile`).
 #![no_main]
 
+#[path = "common.rs"]
+mod common;
+
 use libfuzzer_sys::fuzz_target;
 use routegen_cli::import::gateway::{gateway_api, parse_documents, GatewayOptions, Naming};
-use routegen_cli::import::{DocumentOptions, ImportError};
-use routegen_core::config::parse_serde;
-use routegen_core::engine::{compile, NoHostCel};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -24,16 +24,6 @@ fuzz_target!(|data: &[u8]| {
             Some(format!("{ns}/{name}"))
         });
     for gateway in std::iter::once(None).chain(gateways.map(Some)).take(3) {
-        match gateway_api(&docs, &GatewayOptions { gateway, naming }) {
-            Ok(imported) => {
-                let document = imported.document(&DocumentOptions::default());
-                let config = parse_serde(&document)
-                    .unwrap_or_else(|e| panic!("imported config does not parse: {e}\n{document}"));
-                compile(config, &mut NoHostCel)
-                    .unwrap_or_else(|e| panic!("imported config does not compile: {e}\n{document}"));
-            }
-            Err(ImportError::Internal(message)) => panic!("internal error: {message}"),
-            Err(ImportError::Invalid(_)) => {}
-        }
+        common::assert_imported_compiles(gateway_api(&docs, &GatewayOptions { gateway, naming }));
     }
 });

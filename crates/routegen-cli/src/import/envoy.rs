@@ -179,19 +179,12 @@ pub fn envoy_routes(doc: &Value, options: &EnvoyOptions) -> std::result::Result<
     if count == 0 {
         return Err(ImportError::Invalid("no route routegen can express in the route configuration".into()));
     }
-    Ok(Imported {
-        routes: top,
+    Ok(Imported::new(
+        top,
         extra,
         warnings,
-        default: None,
-        output_attribute: None,
-        samples: Vec::new(),
-        summary: format!(
-            "imported {count} routes of {} virtual hosts (route configuration '{}')",
-            vhosts.len(),
-            chosen.0
-        ),
-    })
+        format!("imported {count} routes of {} virtual hosts (route configuration '{}')", vhosts.len(), chosen.0),
+    ))
 }
 
 fn domains(vhost: &Value) -> Vec<String> {

@@ -280,19 +280,16 @@ pub fn gateway_api(
         extra.push(("services".to_string(), Value::Array(services)));
     }
     let matches = entries.len();
-    Ok(Imported {
-        routes: top.iter().map(|e| e.value.clone()).collect(),
+    Ok(Imported::new(
+        top.iter().map(|e| e.value.clone()).collect(),
         extra,
         warnings,
-        default: None,
-        output_attribute: None,
-        samples: Vec::new(),
-        summary: format!(
+        format!(
             "imported {matches} matches of {attached} routes ({} hostnames){}",
             hosts.len(),
             if ignored > 0 { format!("; {ignored} documents of other kinds ignored") } else { String::new() }
         ),
-    })
+    ))
 }
 
 fn meta<'a>(doc: &'a Value, key: &str) -> Option<&'a str> {

@@ -80,6 +80,11 @@ pub struct DocumentOptions {
 }
 
 impl Imported {
+    /// Routes and top-level fields with no proposed default, attribute or samples.
+    pub fn new(routes: Vec<Value>, extra: Vec<(String, Value)>, warnings: Vec<String>, summary: String) -> Imported {
+        Imported { routes, extra, warnings, default: None, output_attribute: None, samples: Vec::new(), summary }
+    }
+
     /// The native configuration document: `output_attribute`, `default`, the extra fields, then
     /// `routes` (left out only when there are none and `services` carries the routes).
     pub fn document(&self, options: &DocumentOptions) -> Value {
