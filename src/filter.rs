@@ -15,7 +15,7 @@ use routegen_core::config::Phase;
 use routegen_core::engine::{
     self, AttributePlan, Condition, Engine, HeaderSource, HostCel, Mode, NativePlan, Outcome, RequestLine,
 };
-use routegen_core::metrics;
+use routegen_core::metrics::{self, MetricNames};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -247,9 +247,16 @@ fn record_request(plan: &NativePlan, stats: &Stats, counted: &Counted) {
         (None, Some(AutoName { slot: Slot::Overflow, .. })) => RouteKey::Overflow,
         (None, None) => RouteKey::Default,
     };
+    // Services are the config's own: the label is a service's first host, never the request's.
+    let service = (!plan.services.is_empty() || plan.metrics.names == MetricNames::Linkerd).then(|| {
+        match counted.service.and_then(|i| plan.services.get(i).map(|s| (i, s))) {
+            Some((i, s)) => (Some(i), s.hosts.first().map_or("unknown", String::as_str)),
+            None => (None, "unknown"),
+        }
+    });
     stats.record(
         &plan.metrics,
-        &Observation { route: key, label, classification, status, duration_ms: elapsed_ns / 1_000_000 },
+        &Observation { route: key, label, service, classification, status, duration_ms: elapsed_ns / 1_000_000 },
     );
 }
 

@@ -3,7 +3,7 @@
 
 use crate::host;
 use log::warn;
-use routegen_core::metrics::{self, Classification, MetricsConfig};
+use routegen_core::metrics::{self, Classification, Labels, Metric, MetricNames, MetricsConfig};
 use std::cell::{Cell, RefCell};
 
 /// Which route a request is counted under: a global route id, the default, an auto name (its
@@ -21,17 +21,21 @@ pub struct Observation<'a> {
     pub route: RouteKey,
     /// The `route` label: the route's name, the default's, or `unknown`.
     pub label: &'a str,
+    /// The matched service (index, and its label: its first host), where the config has
+    /// services; `Some((None, "unknown"))` for a request no service took.
+    pub service: Option<(Option<usize>, &'a str)>,
     pub classification: Classification,
     pub status: u32,
     pub duration_ms: u64,
 }
 
-/// Which series of a route: the request counter for a classification and status, or the
-/// latency histogram.
+/// Which series of a route (and service): Linkerd's request counter, the response counter for a
+/// classification and status, or the latency histogram.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Series {
-    Requests(Classification, u32),
-    Duration,
+    Requests(Option<usize>),
+    Responses(Option<usize>, Classification, u32),
+    Duration(Option<usize>),
 }
 
 /// Metric ids per route (index: route id), per auto name (index: slot), and for the default
@@ -53,30 +57,39 @@ impl Stats {
             metrics::StatusLabel::Class => seen.status / 100,
             metrics::StatusLabel::None => 0,
         };
-        let counter = self.cached(
-            (seen.route, Series::Requests(seen.classification, status_key)),
-            || {
-                let status = metrics::status_label(seen.status, config.status_label);
-                metrics::requests_name(&config.prefix, seen.label, seen.classification, &status)
-            },
-            host::COUNTER,
-        );
-        if let Some(id) = counter {
+        let service = seen.service.and_then(|(index, _)| index);
+        let labels = Labels { route: seen.label, service: seen.service.map(|(_, label)| label) };
+        let name = |metric: Metric| {
+            let status = match metric {
+                Metric::Responses(_) => metrics::status_label(seen.status, config.status_label),
+                _ => String::new(),
+            };
+            metrics::series_name(config, metric, &labels, &status)
+        };
+        if config.names == MetricNames::Linkerd {
+            if let Some(id) =
+                self.cached((seen.route, Series::Requests(service)), &|| name(Metric::Requests), host::COUNTER)
+            {
+                let _ = host::increment_metric(id, 1);
+            }
+        }
+        let responses = Series::Responses(service, seen.classification, status_key);
+        if let Some(id) =
+            self.cached((seen.route, responses), &|| name(Metric::Responses(seen.classification)), host::COUNTER)
+        {
             let _ = host::increment_metric(id, 1);
         }
-        let histogram = self.cached(
-            (seen.route, Series::Duration),
-            || metrics::duration_name(&config.prefix, seen.label),
-            host::HISTOGRAM,
-        );
-        if let Some(id) = histogram {
+        if let Some(id) =
+            self.cached((seen.route, Series::Duration(service)), &|| name(Metric::Latency), host::HISTOGRAM)
+        {
             let _ = host::record_metric(id, seen.duration_ms);
         }
     }
 }
 
 impl Stats {
-    fn cached(&self, (route, series): (RouteKey, Series), name: impl FnOnce() -> String, kind: u32) -> Option<u32> {
+    /// `name` is a `dyn` closure: one copy of this function in the module, not one per call site.
+    fn cached(&self, (route, series): (RouteKey, Series), name: &dyn Fn() -> String, kind: u32) -> Option<u32> {
         let mut routes = self.routes.try_borrow_mut().ok()?;
         let mut auto = self.auto.try_borrow_mut().ok()?;
         let mut default = self.default.try_borrow_mut().ok()?;

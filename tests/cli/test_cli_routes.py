@@ -152,16 +152,41 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"ok")
 
 
+def check_linkerd_queries(prom_port):
+    """What `linkerd viz routes` asks Prometheus, answered per route from the filter's series."""
+    counts = {}
+    for row in prometheus.query(prom_port, LINKERD_REQUESTS):
+        counts[(row["metric"]["rt_route"], row["metric"]["classification"])] = float(row["value"][1])
+    assert counts.get(("GET /ok", "success"), 0) > 0 and ("GET /ok", "failure") not in counts, counts
+    assert counts.get(("GET /fail", "failure"), 0) > 0 and ("GET /fail", "success") not in counts, counts
+    p50 = {row["metric"]["rt_route"]: float(row["value"][1]) for row in prometheus.query(prom_port, LINKERD_LATENCY.format(q=0.5))}
+    assert 20 <= p50["GET /slow"] <= 100 and p50["GET /ok"] <= 10, p50
+    for q in (0.95, 0.99):
+        assert {row["metric"]["rt_route"] for row in prometheus.query(prom_port, LINKERD_LATENCY.format(q=q))} >= {"GET /ok", "GET /slow"}
+
+
 def send(port, path, times):
     for _ in range(times):
         status, head, _ = http_exchange(port, f"GET {path} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n".encode(), timeout=5)
         assert head.startswith(b"HTTP/1.1 ") and status, head[:100]
 
 
-def test_envoy_source_with_a_real_envoy(run, tmp_path, envoy_bin, wasm_path):
+# Linkerd's names: the `linkerd viz routes` queries (REFERENCE.md §1) must answer from them.
+LINKERD_REQUESTS = "sum(increase(route_response_total[1m])) by (rt_route, classification)"
+LINKERD_LATENCY = "histogram_quantile({q}, sum(irate(route_response_latency_ms_bucket[1m])) by (le, rt_route))"
+
+
+@pytest.mark.parametrize("names", ["routegen", "linkerd"])
+def test_envoy_source_with_a_real_envoy(run, tmp_path, envoy_bin, wasm_path, names):
     config = tmp_path / "routes.json"
-    config.write_text(json.dumps({"default": "[DEFAULT]", "metrics": {"enabled": True},
-                                  "routes": ["GET /ok", "GET /fail", "GET /slow", "GET /idle/{x}"]}))
+    routes = ["GET /ok", "GET /fail", "GET /slow", "GET /idle/{x}"]
+    document = {"default": "[DEFAULT]", "metrics": {"enabled": True, "names": names}, "routes": routes}
+    if names == "linkerd":
+        # The requests' Host is `app`: a service, so `dst` is its name.
+        document["services"] = [{"hosts": ["app"], "routes": ["GET /svc-only"]}]
+    config.write_text(json.dumps(document))
+    source, service = ("envoy", "envoy") if names == "routegen" else ("linkerd", "app")
+    histogram = "routegen_request_duration_milliseconds_count" if names == "routegen" else "route_response_latency_ms_count"
     snippet = json.loads(run("render", "envoy", config, "--wasm", wasm_path, "-o", "json").stdout)
     upstream = http.server.ThreadingHTTPServer((HOST, 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
@@ -180,25 +205,27 @@ def test_envoy_source_with_a_real_envoy(run, tmp_path, envoy_bin, wasm_path):
         # One request per route first, so every series exists before the measured burst.
         for path in ("/ok", "/fail", "/slow", "/nowhere"):
             send(port, path, 1)
-        wait_until(lambda: prom_value(prom_port, "sum(routegen_request_duration_milliseconds_count)") >= 4, 40, "first scrape")
+        wait_until(lambda: prom_value(prom_port, f"sum({histogram})") >= 4, 40, "first scrape")
         time.sleep(1.5)
         send(port, "/ok", 20)
         send(port, "/fail", 10)
         send(port, "/slow", 5)
         send(port, "/nowhere", 5)
-        wait_until(lambda: prom_value(prom_port, "sum(routegen_request_duration_milliseconds_count)") >= 44, 40, "the burst scraped")
-        proc = run("routes", "--prometheus", f"http://{HOST}:{prom_port}", "--source", "envoy", "--config", config, "-o", "json")
+        wait_until(lambda: prom_value(prom_port, f"sum({histogram})") >= 44, 40, "the burst scraped")
+        if names == "linkerd":
+            check_linkerd_queries(prom_port)
+        proc = run("routes", "--prometheus", f"http://{HOST}:{prom_port}", "--source", source, "--config", config, "-o", "json")
         assert proc.returncode == 0, proc.stderr
         rows = {r["route"]: r for r in json.loads(proc.stdout)["routes"]}
-        assert set(rows) == {"GET /ok", "GET /fail", "GET /slow", "GET /idle/{x}", "[DEFAULT]"}
+        assert set(rows) >= {"GET /ok", "GET /fail", "GET /slow", "GET /idle/{x}", "[DEFAULT]"}, rows
         assert rows["GET /ok"]["success"] == 1.0 and rows["GET /fail"]["success"] == 0.0
         assert rows["[DEFAULT]"]["success"] == 1.0
-        assert all(rows[r]["service"] == "envoy" for r in ("GET /ok", "GET /fail", "GET /slow", "[DEFAULT]"))
+        assert all(rows[r]["service"] == service for r in ("GET /ok", "GET /fail", "GET /slow", "[DEFAULT]")), rows
         assert rows["GET /ok"]["rps"] > 0 and rows["GET /ok"]["requests"] > rows["GET /slow"]["requests"]
         assert 20 <= rows["GET /slow"]["latency_ms_p50"] <= 100, rows["GET /slow"]
         assert rows["GET /ok"]["latency_ms_p50"] <= 10
         assert rows["GET /idle/{x}"]["success"] is None and rows["GET /idle/{x}"]["rps"] == 0
-        table = run("routes", "--prometheus", f"http://{HOST}:{prom_port}", "--source", "envoy", "--config", config).stdout
+        table = run("routes", "--prometheus", f"http://{HOST}:{prom_port}", "--source", source, "--config", config).stdout
         (tmp_path / "table.txt").write_text(table)
         assert "GET /fail" in table and "0.00%" in table and "100.00%" in table
     finally:

@@ -78,3 +78,19 @@ def test_host_scoping(envoy, authority, method, path, expected):
 
 def test_config_summary(envoy):
     assert any("native: 7 routes, 4 services" in line for line in envoy.log_lines("configuration loaded"))
+
+
+def test_metrics_carry_the_service(start_envoy):
+    """With services, each series has `service` (the matched service's first host, else
+    `unknown`): a top-level route used by two services counts apart for each."""
+    envoy = start_envoy({**CONFIG, "metrics": {"enabled": True, "status_label": "none"}})
+    for authority, path in [("books", "/health"), ("shop.example.com", "/health"), ("shop.example.com", "/health"),
+                            ("nobody", "/health")]:
+        assert envoy.request("GET", path, authority=authority).status == 200
+    stats = envoy.stats("routegen_requests_total")
+    counts = {name.split("routegen_requests_total", 1)[1]: value for name, value in stats.items()}
+    assert counts == {
+        ";service=books;route=global:health;classification=success": 1,
+        ";service=shop.example.com;route=global:health;classification=success": 2,
+        ";service=unknown;route=global:health;classification=success": 1,
+    }, counts

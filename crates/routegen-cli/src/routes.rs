@@ -21,8 +21,11 @@ use std::path::PathBuf;
 /// destination_service_name, filtered by --namespace / --service). --source envoy reads
 /// routegen's own `routegen_requests_total{route,classification}` and
 /// `routegen_request_duration_milliseconds_bucket{route}` (SERVICE is the scrape job;
-/// --namespace filters on a `namespace` label, --service on `job`). Plain http only: for a
-/// cluster Prometheus, port-forward it first.
+/// --namespace filters on a `namespace` label, --service on `job`). --source linkerd reads
+/// Linkerd's route metrics, as Linkerd proxies and routegen with `metrics.names: linkerd` emit
+/// them: `route_response_total{dst,rt_route,classification}` and
+/// `route_response_latency_ms_bucket{dst,rt_route}` (SERVICE is `dst`, --service filters on it).
+/// Plain http only: for a cluster Prometheus, port-forward it first.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  kubectl -n istio-system port-forward svc/prometheus 9090 &\n  routegen routes --prometheus http://localhost:9090 --namespace books --config routes.json\n  routegen routes --prometheus http://localhost:9090 --source envoy --window 5m -o json\n\n\
@@ -57,6 +60,7 @@ pub struct Args {
 enum Source {
     Istio,
     Envoy,
+    Linkerd,
 }
 
 /// Metric and label names of one source.
@@ -109,6 +113,19 @@ pub fn run(args: Args) -> Result<u8> {
                 duration: format!("{prefix}_request_duration_milliseconds_bucket"),
                 route: "route",
                 service: "job",
+                selector,
+                failure: "classification=\"failure\"".into(),
+            }
+        }
+        Source::Linkerd => {
+            let mut selector = Vec::new();
+            selector.extend(args.namespace.as_ref().map(|ns| format!("namespace={}", quote(ns))));
+            selector.extend(args.service.as_ref().map(|s| format!("dst={}", quote(s))));
+            Schema {
+                requests: "route_response_total".into(),
+                duration: "route_response_latency_ms_bucket".into(),
+                route: "rt_route",
+                service: "dst",
                 selector,
                 failure: "classification=\"failure\"".into(),
             }

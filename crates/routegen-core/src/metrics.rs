@@ -25,12 +25,81 @@ pub struct MetricsConfig {
     pub status_label: StatusLabel,
     /// Prefix of every metric name (`routegen` → `routegen_requests_total`).
     pub prefix: String,
+    pub names: MetricNames,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { enabled: false, status_label: StatusLabel::Code, prefix: DEFAULT_PREFIX.to_string() }
+        MetricsConfig {
+            enabled: false,
+            status_label: StatusLabel::Code,
+            prefix: DEFAULT_PREFIX.to_string(),
+            names: MetricNames::Routegen,
+        }
     }
+}
+
+/// Which metric names the filter emits: its own (`<prefix>_requests_total{route, …}`), or
+/// Linkerd's proxy route metrics (`route_response_total{dst, rt_route, …}`), so Linkerd's
+/// dashboards and `linkerd viz routes` queries work against Envoy unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricNames {
+    Routegen,
+    Linkerd,
+}
+
+/// Where a request went: its route's name and, where the config has services, the service
+/// (its first host, or `unknown`). Both are bounded by the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Labels<'a> {
+    pub route: &'a str,
+    pub service: Option<&'a str>,
+}
+
+/// One series a request is counted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Linkerd's `route_request_total` (routegen's own names count requests in `Responses`).
+    Requests,
+    Responses(Classification),
+    Latency,
+}
+
+/// The series name, labels included (`;key=value`), for `metric` under `names`. `status` is the
+/// `status_code` label value (empty: no such label).
+pub fn series_name(config: &MetricsConfig, metric: Metric, labels: &Labels<'_>, status: &str) -> String {
+    let linkerd = config.names == MetricNames::Linkerd;
+    let mut name = String::new();
+    let base = match (linkerd, metric) {
+        (false, Metric::Latency) => "_request_duration_milliseconds",
+        (false, _) => "_requests_total",
+        (true, Metric::Requests) => "route_request_total",
+        (true, Metric::Responses(_)) => "route_response_total",
+        (true, Metric::Latency) => "route_response_latency_ms",
+    };
+    if !linkerd {
+        name.push_str(&config.prefix);
+    }
+    name.push_str(base);
+    let mut label = |key: &str, value: &str| {
+        name.push(';');
+        name.push_str(key);
+        name.push('=');
+        name.push_str(&value.replace(';', ","));
+    };
+    match (linkerd, labels.service) {
+        (true, service) => label("dst", service.unwrap_or("unknown")),
+        (false, Some(service)) => label("service", service),
+        (false, None) => {}
+    }
+    label(if linkerd { "rt_route" } else { "route" }, labels.route);
+    if let Metric::Responses(class) = metric {
+        label("classification", class.as_str());
+        if !status.is_empty() {
+            label("status_code", status);
+        }
+    }
+    name
 }
 
 /// How the status appears in `status_code`: the code (bounded by HTTP itself), its class
@@ -132,20 +201,8 @@ pub fn status_label(status: u32, mode: StatusLabel) -> String {
     }
 }
 
-/// Envoy stat names cannot carry our `;` separator inside a label value; route names
-/// with one get it replaced (documented; names are the operator's own).
-fn label_value(value: &str) -> String {
-    value.replace(';', ",")
-}
-
-pub fn requests_name(prefix: &str, route: &str, class: Classification, status: &str) -> String {
-    let route = label_value(route);
-    if status.is_empty() {
-        format!("{prefix}_requests_total;route={route};classification={}", class.as_str())
-    } else {
-        format!("{prefix}_requests_total;route={route};classification={};status_code={status}", class.as_str())
-    }
-}
+// Envoy stat names cannot carry our `;` separator inside a label value: `series_name` replaces
+// it with `,` in route names (documented; names are the operator's own).
 
 /// Gauge: distinct auto names admitted in this Envoy process (at most `auto.max_names`).
 pub fn auto_names_name(prefix: &str) -> String {
@@ -155,10 +212,6 @@ pub fn auto_names_name(prefix: &str) -> String {
 /// Counter: requests that got the `auto.overflow` name because the cap was reached.
 pub fn auto_overflow_name(prefix: &str) -> String {
     format!("{prefix}_auto_overflow_total")
-}
-
-pub fn duration_name(prefix: &str, route: &str) -> String {
-    format!("{prefix}_request_duration_milliseconds;route={}", label_value(route))
 }
 
 /// Operator-facing error counter: `kind` is `config`, `evaluation` or `host`.
@@ -199,15 +252,37 @@ mod tests {
 
     #[test]
     fn names_carry_labels() {
+        let ours = MetricsConfig::default();
+        let books = Labels { route: "GET /books/{id}", service: None };
+        let ok = Metric::Responses(Classification::Success);
         assert_eq!(
-            requests_name("routegen", "GET /books/{id}", Classification::Success, "200"),
+            series_name(&ours, ok, &books, "200"),
             "routegen_requests_total;route=GET /books/{id};classification=success;status_code=200"
         );
+        let rg = MetricsConfig { prefix: "rg".into(), ..MetricsConfig::default() };
+        let odd = Labels { route: "a;b", service: Some("books") };
         assert_eq!(
-            requests_name("rg", "a;b", Classification::Failure, ""),
-            "rg_requests_total;route=a,b;classification=failure"
+            series_name(&rg, Metric::Responses(Classification::Failure), &odd, ""),
+            "rg_requests_total;service=books;route=a,b;classification=failure"
         );
-        assert_eq!(duration_name("routegen", "v1.2 x"), "routegen_request_duration_milliseconds;route=v1.2 x");
+        let v12 = Labels { route: "v1.2 x", service: None };
+        assert_eq!(
+            series_name(&ours, Metric::Latency, &v12, ""),
+            "routegen_request_duration_milliseconds;route=v1.2 x"
+        );
+        let linkerd = MetricsConfig { names: MetricNames::Linkerd, ..MetricsConfig::default() };
+        assert_eq!(
+            series_name(&linkerd, Metric::Requests, &books, ""),
+            "route_request_total;dst=unknown;rt_route=GET /books/{id}"
+        );
+        assert_eq!(
+            series_name(&linkerd, ok, &Labels { service: Some("books:8080"), ..books }, "200"),
+            "route_response_total;dst=books:8080;rt_route=GET /books/{id};classification=success;status_code=200"
+        );
+        assert_eq!(
+            series_name(&linkerd, Metric::Latency, &books, ""),
+            "route_response_latency_ms;dst=unknown;rt_route=GET /books/{id}"
+        );
         assert_eq!(status_label(503, StatusLabel::Class), "5xx");
         assert_eq!(status_label(0, StatusLabel::Class), "other");
         assert_eq!(status_label(0, StatusLabel::Code), "0");

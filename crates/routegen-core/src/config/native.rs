@@ -19,7 +19,7 @@ use super::{
     ConfigError, MAX_ROUTES,
 };
 use crate::auto::AutoConfig;
-use crate::metrics::{MetricsConfig, StatusLabel, StatusRange};
+use crate::metrics::{MetricNames, MetricsConfig, StatusLabel, StatusRange};
 use crate::normalize::NormalizeOptions;
 use crate::route::{build_regex_with_limit, MethodSet, PathMatch, PathRegex, RouteSpec, ValueMatch, ValueRule};
 use crate::template::Template;
@@ -74,7 +74,7 @@ pub(super) const TOP_FIELDS: &[&str] =
     &["output_attribute", "default", "debug", "normalize", "routes", "services", "metrics", "limits", "auto"];
 const AUTO_FIELDS: &[&str] = &["max_names", "overflow", "fanout", "max_depth"];
 const LIMITS_FIELDS: &[&str] = &["max_routes", "max_regex_bytes", "max_path_bytes"];
-const METRICS_FIELDS: &[&str] = &["enabled", "status_label", "prefix"];
+const METRICS_FIELDS: &[&str] = &["enabled", "status_label", "prefix", "names"];
 const SERVICE_FIELDS: &[&str] = &["hosts", "routes", "default"];
 const ROUTE_FIELDS: &[&str] =
     &["name", "method", "path", "path_prefix", "path_exact", "path_regex", "headers", "query", "failure_classes"];
@@ -225,6 +225,18 @@ fn parse_metrics(value: &Value) -> Result<MetricsConfig, ConfigError> {
             ));
         }
         metrics.prefix = prefix.to_string();
+    }
+    if let Some(value) = object.get("names") {
+        metrics.names = match expect_str(value, "metrics.names")? {
+            "routegen" => MetricNames::Routegen,
+            "linkerd" => MetricNames::Linkerd,
+            other => {
+                return Err(ConfigError::new(
+                    "metrics.names",
+                    format!("'{other}': expected \"routegen\" (the filter's own names) or \"linkerd\" (Linkerd's route metrics)"),
+                ))
+            }
+        };
     }
     Ok(metrics)
 }
