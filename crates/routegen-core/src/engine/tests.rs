@@ -466,3 +466,15 @@ fn indexed_and_in_order_evaluation_agree_on_random_conditions() {
         }
     }
 }
+
+#[test]
+fn the_longest_wildcard_wins_whatever_the_order() {
+    let plan = native(
+        r#"{"services": [
+            {"hosts": ["*.example.com"], "routes": [{"name": "wide", "path_prefix": "/"}]},
+            {"hosts": ["*.b.example.com"], "routes": [{"name": "narrow", "path_prefix": "/"}]}
+        ]}"#,
+    );
+    assert_eq!(name(&plan, "GET", "/", "x.b.example.com"), Some("narrow"));
+    assert_eq!(name(&plan, "GET", "/", "x.c.example.com:80"), Some("wide"));
+}
