@@ -82,6 +82,63 @@ impl HashIndex {
     }
 }
 
+/// Values kept in insertion order and found by a 64-bit hash: a [`HashIndex`] from the hash to
+/// the value's position. The position is stable until `clear` (an admitted name's slot).
+#[derive(Clone, Debug)]
+pub struct Keyed<T> {
+    index: HashIndex,
+    values: Vec<T>,
+}
+
+impl<T> Default for Keyed<T> {
+    fn default() -> Self {
+        Keyed { index: HashIndex::default(), values: Vec::new() }
+    }
+}
+
+impl<T> Keyed<T> {
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.index.clear();
+        self.values.clear();
+    }
+
+    /// The position of `key`'s value.
+    pub fn position(&self, key: u64) -> Option<u32> {
+        self.index.get(key)
+    }
+
+    pub fn get(&self, key: u64) -> Option<&T> {
+        self.position(key).and_then(|i| self.at(i))
+    }
+
+    /// The value at `position`.
+    pub fn at(&self, position: u32) -> Option<&T> {
+        self.values.get(position as usize)
+    }
+
+    /// Sets `key`'s value (in place if it has one), and returns its position.
+    pub fn set(&mut self, key: u64, value: T) -> u32 {
+        if let Some(i) = self.position(key) {
+            if let Some(slot) = self.values.get_mut(i as usize) {
+                *slot = value;
+                return i;
+            }
+        }
+        let i = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+        self.values.push(value);
+        self.index.insert(key, i);
+        i
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +162,17 @@ mod tests {
         index.clear();
         assert_eq!(index.get(7919), None);
         assert!(index.is_empty());
+    }
+
+    #[test]
+    fn keyed_values_keep_their_position() {
+        let mut keyed = Keyed::default();
+        assert_eq!(keyed.set(10, "a"), 0);
+        assert_eq!(keyed.set(20, "b"), 1);
+        assert_eq!(keyed.set(10, "c"), 0, "set again in place");
+        assert_eq!((keyed.get(10), keyed.at(1), keyed.get(30)), (Some(&"c"), Some(&"b"), None));
+        assert_eq!(keyed.len(), 2);
+        keyed.clear();
+        assert!(keyed.is_empty() && keyed.get(10).is_none());
     }
 }

@@ -20,7 +20,7 @@
 //! Then the whole name passes the cap: the first `max_names` distinct names are admitted for
 //! the life of the process (all workers); later new names get `overflow`.
 
-use super::index::HashIndex;
+use super::index::{HashIndex, Keyed};
 use super::methods::method_label;
 use super::position::Position;
 use super::segment::{classify, Class, Placeholder, Rule};
@@ -181,16 +181,13 @@ pub struct AutoNamer {
     positions_key: String,
     prefix: String,
     epoch: u32,
-    /// Prefix hash → index into `records`: cached position records, `None` for an untracked
-    /// position.
-    positions: HashIndex,
-    records: Vec<Option<Position>>,
-    /// Admitted names by slot, and the overflow name.
-    names: Vec<Rc<str>>,
+    /// Prefix hash → the cached position record, `None` for an untracked position.
+    positions: Keyed<Option<Position>>,
+    /// Admitted names by their hash; a name's position is its slot. (Two names of one hash
+    /// would share a slot and a metric series: at 64 bits and a few hundred names, never in
+    /// practice.)
+    admitted: Keyed<Rc<str>>,
     overflow: Rc<str>,
-    /// Admitted name's hash → its slot. (Two names of one hash would share a slot
-    /// and a metric series: at 64 bits and a few hundred names, never in practice.)
-    admitted: HashIndex,
     /// Once the cap is reached no name is ever admitted again, so a name refused then is
     /// refused for good: their hashes, kept to spare the host calls.
     refused: HashIndex,
@@ -207,8 +204,7 @@ pub struct AutoNamer {
     /// Shape of a request (method, words, placeholders) → its name, while `changes` stays
     /// what it was when the name was worked out with no store call: the steady state of a
     /// running proxy names a request in one lookup.
-    memo: HashIndex,
-    memo_names: Vec<Memo>,
+    memo: Keyed<Memo>,
 }
 
 /// One segment of the request being named.
@@ -260,19 +256,16 @@ impl AutoNamer {
             prefix,
             config,
             epoch: 0,
-            positions: HashIndex::default(),
-            records: Vec::new(),
-            names: Vec::new(),
+            positions: Keyed::default(),
             overflow,
-            admitted: HashIndex::default(),
+            admitted: Keyed::default(),
             refused: HashIndex::default(),
             full: false,
             positions_full: false,
             template: String::new(),
             pieces: Vec::new(),
             changes: 0,
-            memo: HashIndex::default(),
-            memo_names: Vec::new(),
+            memo: Keyed::default(),
         }
     }
 
@@ -311,7 +304,7 @@ impl AutoNamer {
         let shape = self.judge_segments(label, path);
         // An explanation needs the steps: never from the memo.
         if !trace.wants_steps() {
-            if let Some(memo) = self.memo.get(shape).and_then(|i| self.memo_names.get(i as usize)) {
+            if let Some(memo) = self.memo.get(shape) {
                 if memo.changes == self.changes {
                     let memo = *memo;
                     return AutoName { name: self.slot_name(memo.slot), slot: memo.slot, admitted: None };
@@ -365,19 +358,10 @@ impl AutoNamer {
     }
 
     fn remember_name(&mut self, shape: u64, named: &AutoName) {
-        if self.memo_names.len() >= MEMO_ENTRIES {
+        if self.memo.len() >= MEMO_ENTRIES {
             self.memo.clear();
-            self.memo_names.clear();
         }
-        let memo = Memo { changes: self.changes, slot: named.slot };
-        match self.memo.get(shape).and_then(|i| self.memo_names.get_mut(i as usize)) {
-            Some(old) => *old = memo,
-            None => {
-                let index = u32::try_from(self.memo_names.len()).unwrap_or(u32::MAX);
-                self.memo_names.push(memo);
-                self.memo.insert(shape, index);
-            }
-        }
+        self.memo.set(shape, Memo { changes: self.changes, slot: named.slot });
     }
 
     fn build(&mut self, path: &[u8], store: &mut dyn SharedStore, out: &mut String, trace: &mut impl Tracer) {
@@ -460,23 +444,15 @@ impl AutoNamer {
     fn forget_positions(&mut self) {
         self.changes += 1;
         self.positions.clear();
-        self.records.clear();
     }
 
     fn remember(&mut self, prefix: u64, position: Option<Position>) {
         self.changes += 1;
-        match self.positions.get(prefix).and_then(|i| self.records.get_mut(i as usize)) {
-            Some(slot) => *slot = position,
-            None => {
-                let index = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-                self.records.push(position);
-                self.positions.insert(prefix, index);
-            }
-        }
+        self.positions.set(prefix, position);
     }
 
     fn recall(&self, prefix: u64) -> Option<&Option<Position>> {
-        self.positions.get(prefix).and_then(|i| self.records.get(i as usize))
+        self.positions.get(prefix)
     }
 
     fn position_key(&self, prefix: u64) -> String {
@@ -641,7 +617,7 @@ impl AutoNamer {
     /// Passes a name through the cap.
     fn admit(&mut self, name: &str, store: &mut dyn SharedStore) -> AutoName {
         let hash = stable_hash(name.as_bytes());
-        if let Some(slot) = self.admitted.get(hash) {
+        if let Some(slot) = self.admitted.position(hash) {
             return AutoName { name: self.slot_name(Slot::Name(slot)), slot: Slot::Name(slot), admitted: None };
         }
         if self.refused.get(hash).is_some() {
@@ -670,18 +646,16 @@ impl AutoNamer {
                 }
             }
         }
-        let slot = u32::try_from(self.admitted.len()).unwrap_or(u32::MAX);
-        self.admitted.insert(hash, slot);
-        self.changes += 1;
         let shared: Rc<str> = Rc::from(name);
-        self.names.push(Rc::clone(&shared));
+        let slot = self.admitted.set(hash, Rc::clone(&shared));
+        self.changes += 1;
         AutoName { name: shared, slot: Slot::Name(slot), admitted }
     }
 
     /// The name counted under `slot`.
     fn slot_name(&self, slot: Slot) -> Rc<str> {
         match slot {
-            Slot::Name(i) => self.names.get(i as usize).map_or_else(|| Rc::clone(&self.overflow), Rc::clone),
+            Slot::Name(i) => self.admitted.at(i).map_or_else(|| Rc::clone(&self.overflow), Rc::clone),
             Slot::Overflow => Rc::clone(&self.overflow),
         }
     }
