@@ -281,55 +281,36 @@ impl Shape {
     }
 }
 
-/// The rules that look at the whole segment; `None` when none fits.
+type WholeRule = (Rule, fn(&str) -> bool, Option<Placeholder>);
+
+/// The rules that look at the whole segment, in order: the rule, its test, and what a segment
+/// it fits becomes (`None`: it stays literal, a version).
+const WHOLE_RULES: [WholeRule; 13] = [
+    (Rule::PercentEncoded, |t| t.contains('%'), Some(Placeholder::Token)),
+    (Rule::Email, is_email, Some(Placeholder::Email)),
+    (Rule::Uuid, |t| contains_uuid(t.as_bytes()), Some(Placeholder::Uuid)),
+    (Rule::Date, |t| is_date(t.as_bytes()), Some(Placeholder::Date)),
+    (Rule::Ipv4, is_ipv4, Some(Placeholder::Ip)),
+    (Rule::Ipv6, is_ipv6, Some(Placeholder::Ip)),
+    (Rule::Jwt, is_jwt, Some(Placeholder::Token)),
+    (Rule::Digits, |t| t.bytes().all(|b| b.is_ascii_digit()), Some(Placeholder::Id)),
+    (Rule::Version, is_version, None),
+    (Rule::Hex, |t| is_hex_id(t.as_bytes()), Some(Placeholder::Id)),
+    (Rule::DigitRun, |t| is_digit_run(t.as_bytes()), Some(Placeholder::Id)),
+    (Rule::Base64, |t| is_base64_token(t.as_bytes()), Some(Placeholder::Token)),
+    (Rule::MixedId, |t| t.split(['_', '-', '.', '~']).any(is_mixed_id), Some(Placeholder::Id)),
+];
+
+/// The first of [`WHOLE_RULES`] that fits; `None` when none does.
 fn classify_whole(text: &str, guarded: bool) -> Option<Class> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() {
+    if text.is_empty() {
         return None;
     }
-    let shape = Shape::of(bytes);
-    let may = |rule| !guarded || shape.allows(rule, bytes.len());
-    let placeholder = |rule, p| Some(Class::placeholder(rule, p));
-    if may(Rule::PercentEncoded) && text.contains('%') {
-        return placeholder(Rule::PercentEncoded, Placeholder::Token);
-    }
-    if may(Rule::Email) && is_email(text) {
-        return placeholder(Rule::Email, Placeholder::Email);
-    }
-    if may(Rule::Uuid) && contains_uuid(bytes) {
-        return placeholder(Rule::Uuid, Placeholder::Uuid);
-    }
-    if may(Rule::Date) && is_date(bytes) {
-        return placeholder(Rule::Date, Placeholder::Date);
-    }
-    if may(Rule::Ipv4) && is_ipv4(text) {
-        return placeholder(Rule::Ipv4, Placeholder::Ip);
-    }
-    if may(Rule::Ipv6) && is_ipv6(text) {
-        return placeholder(Rule::Ipv6, Placeholder::Ip);
-    }
-    if may(Rule::Jwt) && is_jwt(text) {
-        return placeholder(Rule::Jwt, Placeholder::Token);
-    }
-    if may(Rule::Digits) && bytes.iter().all(u8::is_ascii_digit) {
-        return placeholder(Rule::Digits, Placeholder::Id);
-    }
-    if may(Rule::Version) && is_version(text) {
-        return Some(Class::literal(Rule::Version));
-    }
-    if may(Rule::Hex) && is_hex_id(bytes) {
-        return placeholder(Rule::Hex, Placeholder::Id);
-    }
-    if may(Rule::DigitRun) && is_digit_run(bytes) {
-        return placeholder(Rule::DigitRun, Placeholder::Id);
-    }
-    if may(Rule::Base64) && is_base64_token(bytes) {
-        return placeholder(Rule::Base64, Placeholder::Token);
-    }
-    if may(Rule::MixedId) && text.split(['_', '-', '.', '~']).any(is_mixed_id) {
-        return placeholder(Rule::MixedId, Placeholder::Id);
-    }
-    None
+    let shape = Shape::of(text.as_bytes());
+    WHOLE_RULES
+        .iter()
+        .find(|&&(rule, fits, _)| (!guarded || shape.allows(rule, text.len())) && fits(text))
+        .map(|&(rule, _, placeholder)| Class { rule, placeholder, extension: 0 })
 }
 
 fn is_extension(ext: &str) -> bool {
