@@ -90,47 +90,44 @@ pub fn run(args: Args) -> Result<u8> {
         None => None,
     };
     let prefix = configured.as_ref().map(|c| c.prefix.clone()).unwrap_or_else(|| "routegen".to_string());
-    let schema = match args.source {
-        Source::Istio => {
-            let mut selector = vec!["reporter=~\"waypoint|destination\"".to_string()];
-            selector.extend(args.namespace.as_ref().map(|ns| format!("destination_service_namespace={}", quote(ns))));
-            selector.extend(args.service.as_ref().map(|s| format!("destination_service_name={}", quote(s))));
+    // Each source's names; the --namespace and --service filters go on its own labels.
+    let (mut schema, namespace_label) = match args.source {
+        Source::Istio => (
             Schema {
                 requests: "istio_requests_total".into(),
                 duration: "istio_request_duration_milliseconds_bucket".into(),
                 route: "route_name",
                 service: "destination_service_name",
-                selector,
+                selector: vec!["reporter=~\"waypoint|destination\"".to_string()],
                 failure: "response_code=~\"5..\"".into(),
-            }
-        }
-        Source::Envoy => {
-            let mut selector = Vec::new();
-            selector.extend(args.namespace.as_ref().map(|ns| format!("namespace={}", quote(ns))));
-            selector.extend(args.service.as_ref().map(|s| format!("job={}", quote(s))));
+            },
+            "destination_service_namespace",
+        ),
+        Source::Envoy => (
             Schema {
                 requests: format!("{prefix}_requests_total"),
                 duration: format!("{prefix}_request_duration_milliseconds_bucket"),
                 route: "route",
                 service: "job",
-                selector,
+                selector: Vec::new(),
                 failure: "classification=\"failure\"".into(),
-            }
-        }
-        Source::Linkerd => {
-            let mut selector = Vec::new();
-            selector.extend(args.namespace.as_ref().map(|ns| format!("namespace={}", quote(ns))));
-            selector.extend(args.service.as_ref().map(|s| format!("dst={}", quote(s))));
+            },
+            "namespace",
+        ),
+        Source::Linkerd => (
             Schema {
                 requests: "route_response_total".into(),
                 duration: "route_response_latency_ms_bucket".into(),
                 route: "rt_route",
                 service: "dst",
-                selector,
+                selector: Vec::new(),
                 failure: "classification=\"failure\"".into(),
-            }
-        }
+            },
+            "namespace",
+        ),
     };
+    schema.selector.extend(args.namespace.as_ref().map(|ns| format!("{namespace_label}={}", quote(ns))));
+    schema.selector.extend(args.service.as_ref().map(|s| format!("{}={}", schema.service, quote(s))));
     let prometheus = Prometheus::new(&args.prometheus)?;
     let rows = collect(&prometheus, &schema, &args.window)?;
     let rows = with_configured(rows, configured.as_ref(), args.service.as_deref(), args.source);

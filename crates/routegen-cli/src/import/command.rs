@@ -49,30 +49,12 @@ pub struct OutputArgs {
 
 pub fn run(command: Command) -> Result<u8> {
     match command {
-        Command::Openapi(args) => {
-            let output = args.output.clone();
-            emit(openapi::import(&args)?, &output)
-        }
-        Command::Linkerd(args) => {
-            let output = args.output.clone();
-            emit(linkerd::import(&args)?, &output)
-        }
-        Command::Proto(args) => {
-            let output = args.output.clone();
-            emit(proto::import(&args)?, &output)
-        }
-        Command::Attributegen(args) => {
-            let output = args.output.clone();
-            emit(attributegen::import(&args)?, &output)
-        }
-        Command::GatewayApi(args) => {
-            let output = args.output.clone();
-            emit(gateway::import(&args)?, &output)
-        }
-        Command::Envoy(args) => {
-            let output = args.output.clone();
-            emit(envoy::import(&args)?, &output)
-        }
+        Command::Openapi(args) => emit(openapi::import(&args)?, &args.output),
+        Command::Linkerd(args) => emit(linkerd::import(&args)?, &args.output),
+        Command::Proto(args) => emit(proto::import(&args)?, &args.output),
+        Command::Attributegen(args) => emit(attributegen::import(&args)?, &args.output),
+        Command::GatewayApi(args) => emit(gateway::import(&args)?, &args.output),
+        Command::Envoy(args) => emit(envoy::import(&args)?, &args.output),
     }
 }
 
