@@ -23,10 +23,9 @@
 //! Envoy has already normalised the path the filter sees, so the output turns routegen's own
 //! normalisation off.
 
-use super::{quote_regex, ImportError, Imported, OutputArgs};
+use super::{is_service_host, quote_regex, route_refusal, ImportError, Imported, OutputArgs};
 use crate::common::{Exit, Result};
 use crate::input;
-use routegen_core::config;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 
@@ -127,9 +126,9 @@ pub fn envoy_routes(doc: &Value, options: &EnvoyOptions) -> std::result::Result<
             };
             let route_at = format!("{at}.routes[{ri}] '{name}'");
             match convert(route, &name) {
-                Ok(value) => match config::parse_serde(&json!({"routes": [&value]})) {
-                    Ok(_) => routes.push(value),
-                    Err(e) => unsupported(&route_at, &e.to_string(), options, &mut warnings)?,
+                Ok(value) => match route_refusal(&value) {
+                    None => routes.push(value),
+                    Some(reason) => unsupported(&route_at, &reason, options, &mut warnings)?,
                 },
                 Err(reason) => unsupported(&route_at, &reason, options, &mut warnings)?,
             }
@@ -138,13 +137,12 @@ pub fn envoy_routes(doc: &Value, options: &EnvoyOptions) -> std::result::Result<
         let mut star = false;
         for domain in domains(vhost) {
             let host = domain.to_ascii_lowercase();
-            let probe = json!({"services": [{"hosts": [&host], "routes": ["/"]}]});
             let problem = if domain == "*" {
                 star = true;
                 None
             } else if domain.ends_with(".*") || (domain.contains('*') && !domain.starts_with("*.")) {
                 Some(format!("domain '{domain}': routegen has no prefix wildcards"))
-            } else if config::parse_serde(&probe).is_err() {
+            } else if !is_service_host(&host) {
                 Some(format!("domain '{domain}' is not a host name"))
             } else {
                 if !hosts.contains(&host) {
@@ -347,6 +345,7 @@ fn string_condition(h: &Value, at: &str) -> std::result::Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use routegen_core::config;
 
     fn import(doc: Value, skip: bool) -> std::result::Result<Imported, ImportError> {
         envoy_routes(&doc, &EnvoyOptions { route_config: None, skip_unsupported: skip })

@@ -32,10 +32,9 @@
 //! name and are ignored; a match routegen cannot express is an error naming the document, rule
 //! and field.
 
-use super::{quote_regex, ImportError, Imported, OutputArgs};
+use super::{is_service_host, quote_regex, route_refusal, ImportError, Imported, OutputArgs};
 use crate::common::{Exit, Result};
 use crate::input;
-use routegen_core::config;
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::path::PathBuf;
@@ -208,8 +207,7 @@ pub fn gateway_api(
         }
         for scope in &scopes {
             if let Scope::Host(host) = scope {
-                let probe = json!({"services": [{"hosts": [host], "routes": ["/"]}]});
-                if config::parse_serde(&probe).is_err() {
+                if !is_service_host(host) {
                     return Err(ImportError::Invalid(format!(
                         "{}: {} {}/{}: '{host}' (from its hostnames or parent) is not a host name",
                         route.at, route.kind, route.namespace, route.name
@@ -529,9 +527,7 @@ fn route_entries(
                 map.insert("name".into(), json!(name));
             }
             // What the filter would refuse is this match's error, with its location.
-            if let Err(e) = config::parse_serde(&json!({"routes": [&value]})) {
-                let reason = e.to_string();
-                let reason = reason.strip_prefix("routes[0]").unwrap_or(&reason).trim_start_matches(['.', ':', ' ']);
+            if let Some(reason) = route_refusal(&value) {
                 return Err(invalid(route.at, &at(""), &format!("cannot be expressed: {reason}")));
             }
             out.push(Entry {

@@ -182,6 +182,18 @@ pub fn order_specific_first(routes: &[Value], names: &[String]) -> Result<(Vec<u
     Ok((order, warnings))
 }
 
+/// Why the filter would refuse one native route (the reason without its `routes[0]` field), or
+/// `None` if it takes it: an importer checks each route where it still knows its source.
+pub fn route_refusal(route: &Value) -> Option<String> {
+    let error = config::parse_serde(&json!({ "routes": [route] })).err()?.to_string();
+    Some(error.strip_prefix("routes[0]").unwrap_or(&error).trim_start_matches(['.', ':', ' ']).to_string())
+}
+
+/// Whether the filter takes `host` in a service's `hosts`.
+pub fn is_service_host(host: &str) -> bool {
+    config::parse_serde(&json!({"services": [{"hosts": [host], "routes": ["/"]}]})).is_ok()
+}
+
 /// Regex metacharacters quoted, for literal text inside a generated `path_regex`.
 pub fn quote_regex(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
