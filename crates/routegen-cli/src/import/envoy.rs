@@ -23,7 +23,7 @@
 //! Envoy has already normalised the path the filter sees, so the output turns routegen's own
 //! normalisation off.
 
-use super::{is_service_host, quote_regex, route_refusal, ImportError, Imported, OutputArgs};
+use super::{is_service_host, named, quote_regex, route_refusal, ImportError, Imported, OutputArgs};
 use crate::common::{Exit, Result};
 use crate::input;
 use serde_json::{json, Map, Value};
@@ -298,16 +298,6 @@ fn convert(route: &Value, name: &str) -> std::result::Result<Value, String> {
         native.insert("query".into(), Value::Array(query));
     }
     Ok(Value::Object(native))
-}
-
-/// `{"name": NAME, ...condition}`.
-fn named(name: &str, condition: Value) -> Value {
-    let mut out = Map::new();
-    out.insert("name".into(), json!(name));
-    if let Value::Object(rest) = condition {
-        out.extend(rest);
-    }
-    Value::Object(out)
 }
 
 /// A header or query matcher's value rule as a native condition (without its name).

@@ -32,7 +32,7 @@
 //! name and are ignored; a match routegen cannot express is an error naming the document, rule
 //! and field.
 
-use super::{is_service_host, quote_regex, route_refusal, ImportError, Imported, OutputArgs};
+use super::{is_service_host, named, quote_regex, route_refusal, ImportError, Imported, OutputArgs};
 use crate::common::{Exit, Result};
 use crate::input;
 use serde_json::{json, Map, Value};
@@ -518,14 +518,12 @@ fn route_entries(
         };
         for (mi, m) in matches.iter().enumerate() {
             let at = |f: &str| format!("{field}.matches[{mi}]{f}");
-            let (mut value, key, short) = if grpc { grpc_match(route, m, &at)? } else { http_match(route, m, &at)? };
+            let (conditions, key, short) = if grpc { grpc_match(route, m, &at)? } else { http_match(route, m, &at)? };
             let name = match (naming, short, matches.len()) {
                 (Naming::MethodPath, Some(short), 1) if rule.get("name").is_none() => short,
                 _ => default_name.clone(),
             };
-            if let Value::Object(map) = &mut value {
-                map.insert("name".into(), json!(name));
-            }
+            let value = named(&name, conditions);
             // What the filter would refuse is this match's error, with its location.
             if let Some(reason) = route_refusal(&value) {
                 return Err(invalid(route.at, &at(""), &format!("cannot be expressed: {reason}")));
@@ -538,7 +536,7 @@ fn route_entries(
                 route: format!("{}/{}", route.namespace, route.name),
                 rule: ri,
                 index: mi,
-                value: reorder_name_first(value),
+                value,
             });
         }
     }
@@ -551,20 +549,6 @@ fn meta_created(route: &RouteDoc<'_>) -> (bool, String) {
         Some(t) => (false, t.clone()),
         None => (true, String::new()),
     }
-}
-
-fn reorder_name_first(value: Value) -> Value {
-    let Value::Object(map) = value else { return value };
-    let mut out = Map::new();
-    if let Some(name) = map.get("name") {
-        out.insert("name".into(), name.clone());
-    }
-    for (k, v) in map {
-        if k != "name" {
-            out.insert(k, v);
-        }
-    }
-    Value::Object(out)
 }
 
 type Converted = (Value, Vec<i64>, Option<String>);

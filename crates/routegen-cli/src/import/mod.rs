@@ -182,6 +182,16 @@ pub fn order_specific_first(routes: &[Value], names: &[String]) -> Result<(Vec<u
     Ok((order, warnings))
 }
 
+/// `{"name": NAME, ...fields}`: a route or a condition with its name first, as people write them.
+pub fn named(name: &str, fields: Value) -> Value {
+    let mut out = Map::new();
+    out.insert("name".into(), json!(name));
+    if let Value::Object(rest) = fields {
+        out.extend(rest);
+    }
+    Value::Object(out)
+}
+
 /// Why the filter would refuse one native route (the reason without its `routes[0]` field), or
 /// `None` if it takes it: an importer checks each route where it still knows its source.
 pub fn route_refusal(route: &Value) -> Option<String> {
