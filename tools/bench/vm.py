@@ -21,8 +21,7 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import envoy as bench  # noqa: E402  (the Envoy bench's tables, samples and configs)
+import envoy as bench  # the Envoy bench beside this script: its tables, samples and configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
