@@ -2,6 +2,7 @@
 //! traffic a proxy would have seen first (fan-out depends on it), with each segment's reason.
 
 use crate::common::{Exit, Result};
+use crate::traffic::attribution::How;
 use routegen_core::auto::{AutoName, AutoNamer, MemoryStore, Step};
 use routegen_core::engine::{NativePlan, RequestLine};
 use serde_json::{json, Value};
@@ -28,6 +29,21 @@ impl<'p> Simulation<'p> {
         let (_, auto) =
             self.plan.decide_or_auto(&line, &mut headers, &mut Vec::new(), &mut self.namer, &mut self.store);
         auto
+    }
+
+    /// One request's name and how it got it: the configured route, else the auto name (which
+    /// replaces the defaults), else the default.
+    pub fn attribute(&mut self, method: &str, path: &str, host: &str) -> (Option<String>, How) {
+        let line = RequestLine { method: method.as_bytes(), path: path.as_bytes(), authority: host.as_bytes() };
+        let mut headers = routegen_core::engine::JoinedHeaders::default();
+        let (decision, auto) =
+            self.plan.decide_or_auto(&line, &mut headers, &mut Vec::new(), &mut self.namer, &mut self.store);
+        let how = How::of(decision.route, decision.name, auto.as_ref().map(|a| a.slot));
+        let name = match (&auto, decision.route) {
+            (Some(auto), None) => Some(auto.name.to_string()),
+            _ => decision.name.map(str::to_string),
+        };
+        (name, how)
     }
 
     /// Replays `METHOD PATH` lines (blank lines and `#` comments skipped).

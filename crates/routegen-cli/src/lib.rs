@@ -7,13 +7,17 @@
 pub mod auto;
 pub mod check;
 pub mod common;
+pub mod coverage;
 pub mod explain;
 pub mod import;
 pub mod input;
+pub mod learn;
 pub mod prom;
 pub mod render;
 pub mod routes;
 pub mod shadow;
+pub mod top;
+pub mod traffic;
 
 use clap::{Parser, Subcommand};
 use common::Exit;
@@ -54,6 +58,9 @@ enum Command {
     #[command(subcommand)]
     Render(render::Command),
     Routes(routes::Args),
+    Learn(learn::Args),
+    Coverage(coverage::Args),
+    Top(top::Args),
 }
 
 /// The whole command line: parses arguments, runs the command, maps errors to exit codes.
@@ -72,6 +79,9 @@ pub fn main() -> ExitCode {
         Command::Import(command) => import::run(command),
         Command::Render(command) => render::run(command),
         Command::Routes(args) => routes::run(args),
+        Command::Learn(args) => learn::run(args),
+        Command::Coverage(args) => coverage::run(args),
+        Command::Top(args) => top::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

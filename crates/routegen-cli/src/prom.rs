@@ -21,6 +21,8 @@ pub struct Prometheus {
     port: u16,
     /// Path prefix (Prometheus behind `--web.route-prefix`), without a trailing `/`.
     prefix: String,
+    /// What is at the URL, for messages (`top` reads Envoy's admin endpoint with this client too).
+    what: &'static str,
 }
 
 /// One element of an instant vector.
@@ -57,12 +59,12 @@ impl Prometheus {
             return Err(Exit::usage(format!("{url}: no host")));
         }
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        Ok(Prometheus { url: url.to_string(), host, port, prefix: prefix.to_string() })
+        Ok(Prometheus { url: url.to_string(), host, port, prefix: prefix.to_string(), what: "Prometheus" })
     }
 
     /// Runs an instant query; the result must be a vector.
     pub fn query(&self, promql: &str) -> Result<Vec<Sample>> {
-        let path = format!("{}/api/v1/query?query={}", self.prefix, encode(promql));
+        let path = format!("/api/v1/query?query={}", encode(promql));
         let (status, body) = self.get(&path)?;
         let reply: Value = serde_json::from_slice(&body)
             .map_err(|e| Exit::usage(format!("{}: not a Prometheus API reply (HTTP {status}): {e}", self.url)))?;
@@ -86,12 +88,21 @@ impl Prometheus {
             .collect())
     }
 
-    fn get(&self, path: &str) -> Result<(u16, Vec<u8>)> {
+    /// The same client for another plain-HTTP endpoint (Envoy's admin).
+    pub fn endpoint(url: &str, what: &'static str) -> Result<Prometheus> {
+        Ok(Prometheus { what, ..Prometheus::new(url)? })
+    }
+
+    /// GET a path under the base URL: status and body.
+    pub fn get(&self, path: &str) -> Result<(u16, Vec<u8>)> {
+        let path = format!("{}{path}", self.prefix);
         let unreachable = |e: std::io::Error| {
-            Exit::usage(format!(
-                "cannot reach Prometheus at {}: {e} (is it running, or port-forwarded? e.g. kubectl -n istio-system port-forward svc/prometheus 9090)",
-                self.url
-            ))
+            let hint = if self.what == "Prometheus" {
+                " (is it running, or port-forwarded? e.g. kubectl -n istio-system port-forward svc/prometheus 9090)"
+            } else {
+                ""
+            };
+            Exit::usage(format!("cannot reach {} at {}: {e}{hint}", self.what, self.url))
         };
         let addresses: Vec<_> = (self.host.as_str(), self.port).to_socket_addrs().map_err(unreachable)?.collect();
         let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");

@@ -57,14 +57,14 @@ pub struct Args {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Source {
+pub enum Source {
     Istio,
     Envoy,
     Linkerd,
 }
 
 /// Metric and label names of one source.
-struct Schema {
+pub(crate) struct Schema {
     requests: String,
     duration: String,
     route: &'static str,
@@ -74,12 +74,12 @@ struct Schema {
 }
 
 #[derive(Default, Debug, Clone)]
-struct Row {
-    requests: f64,
-    failures: f64,
-    p50: Option<f64>,
-    p95: Option<f64>,
-    p99: Option<f64>,
+pub(crate) struct Row {
+    pub requests: f64,
+    pub failures: f64,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -91,7 +91,19 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let prefix = configured.as_ref().map(|c| c.prefix.clone()).unwrap_or_else(|| "routegen".to_string());
     // Each source's names; the --namespace and --service filters go on its own labels.
-    let (mut schema, namespace_label) = match args.source {
+    let (mut schema, namespace_label) = schema(args.source, &prefix);
+    schema.selector.extend(args.namespace.as_ref().map(|ns| format!("{namespace_label}={}", quote(ns))));
+    schema.selector.extend(args.service.as_ref().map(|s| format!("{}={}", schema.service, quote(s))));
+    let prometheus = Prometheus::new(&args.prometheus)?;
+    let rows = collect(&prometheus, &schema, &args.window)?;
+    let rows = with_configured(rows, configured.as_ref(), args.service.as_deref(), args.source);
+    print!("{}", render(&rows, seconds, args.output)?);
+    Ok(EXIT_OK)
+}
+
+/// Each source's metric and label names, and the label --namespace filters on.
+pub(crate) fn schema(source: Source, prefix: &str) -> (Schema, &'static str) {
+    match source {
         Source::Istio => (
             Schema {
                 requests: "istio_requests_total".into(),
@@ -125,18 +137,11 @@ pub fn run(args: Args) -> Result<u8> {
             },
             "namespace",
         ),
-    };
-    schema.selector.extend(args.namespace.as_ref().map(|ns| format!("{namespace_label}={}", quote(ns))));
-    schema.selector.extend(args.service.as_ref().map(|s| format!("{}={}", schema.service, quote(s))));
-    let prometheus = Prometheus::new(&args.prometheus)?;
-    let rows = collect(&prometheus, &schema, &args.window)?;
-    let rows = with_configured(rows, configured.as_ref(), args.service.as_deref(), args.source);
-    print!("{}", render(&rows, seconds, args.output)?);
-    Ok(EXIT_OK)
+    }
 }
 
 /// `30s`, `1m`, `1h30m` → seconds.
-fn window_seconds(window: &str) -> Option<f64> {
+pub(crate) fn window_seconds(window: &str) -> Option<f64> {
     let mut total = 0.0;
     let mut number = String::new();
     let mut chars = window.chars().peekable();
@@ -167,7 +172,7 @@ fn window_seconds(window: &str) -> Option<f64> {
     (any && number.is_empty() && total > 0.0).then_some(total)
 }
 
-type Key = (String, String);
+pub(crate) type Key = (String, String);
 
 fn selector(schema: &Schema, extra: Option<&str>) -> String {
     let mut parts = schema.selector.clone();
@@ -180,7 +185,7 @@ fn key(schema: &Schema, sample: &Sample) -> Key {
     (label(schema.route), label(schema.service))
 }
 
-fn collect(prometheus: &Prometheus, schema: &Schema, window: &str) -> Result<BTreeMap<Key, Row>> {
+pub(crate) fn collect(prometheus: &Prometheus, schema: &Schema, window: &str) -> Result<BTreeMap<Key, Row>> {
     let by = format!("{}, {}", schema.route, schema.service);
     let mut rows: BTreeMap<Key, Row> = BTreeMap::new();
     let totals = prometheus.query(&format!(
