@@ -5,7 +5,7 @@ Installed into the project venv (`-e ./tests/support` in tests/requirements.txt)
 - `ports`     HOST (127.0.0.1), free_port / free_ports
 - `process`   die_with_parent (PR_SET_PDEATHSIG), stop_process, pinned (taskset), Process
 - `waiting`   wait_for
-- `http`      http_exchange (raw HTTP/1.1 over a socket), http_get, fetch
+- `http`      http_exchange (raw HTTP/1.1 over a socket), http_get, fetch, keepalive_requests
 - `h2`        a hand-made HTTP/2 prior-knowledge client (odd pseudo-headers included)
 - `prom`      Prometheus text-format parser, Prometheus server and HTTP API queries
 - `wrk`       wrk Lua script writer and runner
@@ -15,6 +15,7 @@ Installed into the project venv (`-e ./tests/support` in tests/requirements.txt)
 - `demo`      `make demo`'s traffic, podinfo stand-in, Stack and per-route table
 - `tools`     tools/<name>.py loaded as modules (from routegen_support.tools import x)
 - `paths`     the repository root
+- `synthetic_api` a ~50-template REST API and deterministic traffic samples (learn tests)
 - `fixtures`  small pytest helpers (environment paths, a private copy of the module)
 
 Standard library only, except `demo` and LdsEnvoy's `policy` (PyYAML).

@@ -77,9 +77,12 @@ def render_config(
     hcm: Mapping[str, object] | None = None,
     log_fields: Mapping[str, str] | None = None,
     routes: Sequence[dict] | None = None,
+    envoy_log_format: bool = False,
 ) -> dict:
     """The Envoy bootstrap (v3 API, accepted by Envoy 1.36 and 1.40). `routes` replaces the
-    virtual host's routes (default: `/status/<code>` direct responses, then 200 for the rest)."""
+    virtual host's routes (default: `/status/<code>` direct responses, then 200 for the rest).
+    `envoy_log_format`: the access log in Envoy's default text format instead of JSON (for
+    tests of log readers; `log_entry` then cannot read it)."""
     if routes is None:
         routes = [direct_route(f"/status/{code}", code, f"status {code}") for code in STATUS_CODES] + [direct_route()]
     access_logger = {
@@ -90,6 +93,8 @@ def render_config(
             "log_format": {"json_format": access_log_fields(attributes, log_fields)},
         },
     }
+    if envoy_log_format:
+        del access_logger["typed_config"]["log_format"]
     listener = http_listener(
         listener_port,
         http_filters=[wasm_filter(wasm, plugin_config, root_id="", failure_policy=failure_policy)],
@@ -143,6 +148,7 @@ class Envoy(EnvoyProcess):
         hcm: Mapping[str, object] | None = None,
         log_fields: Mapping[str, str] | None = None,
         routes: Sequence[dict] | None = None,
+        envoy_log_format: bool = False,
         **process_options,
     ):
         super().__init__(envoy_bin, workdir, ready_timeout=ready_timeout, **process_options)
@@ -154,6 +160,7 @@ class Envoy(EnvoyProcess):
         self.hcm = dict(hcm or {})
         self.log_fields = dict(log_fields or {})
         self.routes = list(routes) if routes is not None else None
+        self.envoy_log_format = envoy_log_format
         self.access_log = self.workdir / "access.log"
         self._log_cache: dict[str, dict] = {}
         self._log_offset = 0
@@ -172,6 +179,7 @@ class Envoy(EnvoyProcess):
             hcm=self.hcm,
             log_fields=self.log_fields,
             routes=self.routes,
+            envoy_log_format=self.envoy_log_format,
         )
 
     def render(self) -> dict:
@@ -270,6 +278,17 @@ class Envoy(EnvoyProcess):
             if time.monotonic() > deadline:
                 raise AssertionError(f"no access-log line for request {tid} after {timeout}s")
             time.sleep(0.02)
+
+    def wait_log_lines(self, count: int, timeout: float = 20.0) -> list[str]:
+        """The access log's lines once it has at least `count` (any format)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.access_log.read_text(errors="replace").splitlines() if self.access_log.exists() else []
+            if len(lines) >= count:
+                return lines
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(lines)} access-log lines after {timeout}s, expected {count}")
+            time.sleep(0.05)
 
     def all_log_entries(self) -> list[dict]:
         self._read_access_log()

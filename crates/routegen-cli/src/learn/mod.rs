@@ -59,9 +59,10 @@ pub fn run(args: Args) -> Result<u8> {
             (loaded.document, loaded.engine)
         }
         None => {
-            let document = json!({"routes": []});
-            let (engine, _) = common::compile_value(&document).map_err(|e| Exit::invalid(e.to_string()))?;
-            (document, engine)
+            // Only for its normalisation: an empty table is no valid configuration by itself.
+            let base = json!({"routes": [], "default": "unused"});
+            let (engine, _) = common::compile_value(&base).map_err(|e| Exit::invalid(e.to_string()))?;
+            (json!({"routes": []}), engine)
         }
     };
     let Mode::Native(plan) = &engine.mode else {

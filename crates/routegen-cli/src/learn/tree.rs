@@ -9,8 +9,9 @@
 //!    [`MAX_WORDS`] of them (more words than any real API has at one level), or at least
 //!    `fanout` of which half or more were seen at most [`RARE`] times (parameter values are
 //!    many and each is rare; resource names are few and each is used). Where IDs were seen,
-//!    words are resources beside the ID (`/orders/search` beside `/orders/{id}`) and stay
-//!    literal unless they pass the first test.
+//!    words in use are resources beside the ID (`/orders/search` beside `/orders/{id}`) and
+//!    stay literal; rare words there, when at least half of `fanout` of them, are values that
+//!    did not look like IDs (slugs) and join the parameter.
 //! 3. Merged subtrees are judged again below the merge, so `/repos/{owner}/{repo}` needs no
 //!    single owner to have many repositories.
 //!
@@ -176,14 +177,23 @@ fn generalize(node: &mut Node, options: &Options) {
         }
     }
     let words: Vec<&String> = node.literals.keys().filter(|w| !classify(w.as_bytes()).is_version()).collect();
-    let rare = words.iter().filter(|w| node.literals[w.as_str()].requests <= RARE).count();
-    let fans_out =
-        words.len() > MAX_WORDS || (node.params.is_empty() && words.len() >= options.fanout && 2 * rare >= words.len());
-    if fans_out {
+    let rare: Vec<String> =
+        words.iter().filter(|w| node.literals[w.as_str()].requests <= RARE).map(|w| w.to_string()).collect();
+    let fold = if words.len() > MAX_WORDS
+        || (node.params.is_empty() && words.len() >= options.fanout && 2 * rare.len() >= words.len())
+    {
+        words.into_iter().cloned().collect()
+    } else if !node.params.is_empty() && rare.len() >= (options.fanout / 2).max(3) {
+        // Beside IDs, rare words in numbers are values of the same parameter (slugs some of
+        // which look like IDs); the words in use stay resources.
+        rare
+    } else {
+        Vec::new()
+    };
+    if !fold.is_empty() {
         // A parameter position takes any value: IDs seen here merge into it too.
         let mut merged = Node::default();
-        let words: Vec<String> = words.into_iter().cloned().collect();
-        for word in words {
+        for word in fold {
             if let Some(child) = node.literals.remove(&word) {
                 merged.merge(child);
             }
@@ -361,6 +371,19 @@ mod tests {
             .collect();
         let many: Vec<(&str, &str, u64)> = many.iter().map(|p| ("GET", p.as_str(), 50)).collect();
         assert_eq!(learn(&many, &Options::default()), ["GET /tag/{tag}"]);
+    }
+
+    #[test]
+    fn rare_words_beside_ids_join_the_parameter() {
+        let mut paths: Vec<(String, u64)> = vec![("/posts/recent".to_string(), 30)];
+        for i in 0..6 {
+            paths.push((format!("/posts/{}", 1000 + i), 1));
+            paths.push((format!("/posts/a-slug-number-{}", ["one", "two", "three", "four", "five", "six"][i]), 1));
+        }
+        let paths: Vec<(&str, &str, u64)> = paths.iter().map(|(p, n)| ("GET", p.as_str(), *n)).collect();
+        assert_eq!(learn(&paths, &Options::default()), ["GET /posts/recent", "GET /posts/{post}"]);
+        // Two rare words beside IDs are too few to say: they stay.
+        assert_eq!(learn(&paths[..5], &Options::default()).len(), 4);
     }
 
     #[test]

@@ -246,6 +246,9 @@ fn plain_line(line: &str) -> Result<Observation, String> {
     let mut fields = line.split_ascii_whitespace();
     let method = fields.next().unwrap_or_default();
     let path = fields.next().ok_or("expected 'METHOD PATH'")?;
+    if !path.starts_with('/') {
+        return Err(format!("'{}' is not a request path", shorten(path)));
+    }
     let status = fields
         .next()
         .map(|s| s.parse::<u16>().map_err(|_| format!("'{}' is not a status code", shorten(s))))
