@@ -14,9 +14,11 @@ def wait_for(
     interval: float = 0.05,
     what: str = "condition",
     ignore: tuple[type[BaseException], ...] = (),
+    state: Callable[[], object] | None = None,
 ) -> T:
     """Calls `predicate` until it returns something truthy (returned) or `timeout` seconds pass
-    (AssertionError). Exceptions of the types in `ignore` count as not yet."""
+    (AssertionError, with `state()` in the message when given: what things looked like last).
+    Exceptions of the types in `ignore` count as not yet."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -26,4 +28,5 @@ def wait_for(
         except ignore:
             pass
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    detail = f"; last state:\n{state()}" if state else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")

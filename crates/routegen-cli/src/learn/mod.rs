@@ -111,12 +111,16 @@ pub fn run(args: Args) -> Result<u8> {
     }
     let requests: u64 = learned.iter().map(|r| r.requests).sum();
     let mut line = format!("learned {} routes for {requests} requests", learned.len());
+    let left_out = summary.requests - named - skipped - requests;
+    if left_out > 0 {
+        line.push_str(&format!(" ({left_out} more in routes left out by --min-requests / --max-routes)"));
+    }
     if args.config.is_some() {
         line.push_str(&format!("; {named} requests already named by --config's routes"));
     }
     if skipped > 0 {
         line.push_str(&format!(
-            "; {skipped} requests not learnable (an empty segment, or longer than limits.max_path_bytes)"
+            "; {skipped} requests not learnable (an empty segment, a method that is not upper case, or longer than limits.max_path_bytes)"
         ));
     }
     eprintln!("{line}");
@@ -227,7 +231,7 @@ fn annotate(yaml: &str, learned: &[&Learned]) -> String {
         .map(|r| {
             let scalar = serde_norway::to_string(&route_value(r)).unwrap_or_default().trim_end().to_string();
             let example: String = r.example.chars().filter(|c| !c.is_control()).take(80).collect();
-            (scalar, format!("# {} requests, e.g. {example}", r.requests))
+            (scalar, format!("# {} request{}, e.g. {example}", r.requests, if r.requests == 1 { "" } else { "s" }))
         })
         .collect();
     // Learned routes come after any existing ones: match from the end.

@@ -98,13 +98,19 @@ impl Node {
 #[derive(Default)]
 pub struct Learner {
     root: Node,
-    /// Paths that cannot become a route (an empty segment) — counted, not learned.
+    /// Requests that cannot become a route (an empty segment, a method that is not upper
+    /// case) — counted, not learned.
     pub skipped: u64,
 }
 
 impl Learner {
     /// Adds requests for one normalised path (query already cut).
     pub fn add(&mut self, method: &str, path: &[u8], requests: u64) {
+        // Routes name upper-case methods only (as every client sends them).
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_') {
+            self.skipped += requests;
+            return;
+        }
         let text = String::from_utf8_lossy(path);
         let Some(rest) = text.strip_prefix('/') else {
             self.skipped += requests;
@@ -408,11 +414,14 @@ mod tests {
     }
 
     #[test]
-    fn unwritable_segments_are_parameters_and_empty_ones_skipped() {
+    fn unwritable_segments_are_parameters_and_unroutable_requests_skipped() {
         let mut learner = Learner::default();
         learner.add("GET", b"/files/a{b}", 1);
         learner.add("GET", b"/files//x", 3);
         learner.add("GET", b"/files/\xff\xfe", 1);
+        learner.add("get", b"/files/lower", 1);
+        learner.add("1ET", b"/files/odd", 1);
+        assert_eq!(learner.skipped, 5, "the empty segment's 3, and the two methods no route can name");
         let routes: Vec<String> = learner.learn(&Options::default()).iter().map(Learned::name).collect();
         assert_eq!(routes, ["GET /files/{file}"]);
     }

@@ -249,8 +249,14 @@ impl Admin {
         self.previous = Some((now, routes.iter().map(|(r, s)| (r.clone(), s.requests)).collect()));
         let mut table = Table { rows, note: String::new() };
         if table.rows.is_empty() {
-            table.note = "no routegen metrics yet: is \"metrics\": {\"enabled\": true} in the filter's configuration?"
-                .to_string();
+            let text = String::from_utf8_lossy(&body);
+            table.note = if text.contains("_requests_total_route_") || text.contains("route_response_total_dst_") {
+                // Without stats_tags Envoy folds the labels into the metric names.
+                "routegen metrics have no route label: add the stats_tags of examples/envoy/stats-config.yaml (or `routegen render envoy`) to Envoy's bootstrap".to_string()
+            } else {
+                "no routegen metrics yet: is \"metrics\": {\"enabled\": true} in the filter's configuration?"
+                    .to_string()
+            };
         }
         table.sort();
         Ok(table)
