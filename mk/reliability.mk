@@ -11,7 +11,7 @@
 # cargo-fuzz needs a nightly toolchain; both are installed here if missing (rustup, crates.io).
 
 FUZZ_DIR            := fuzz
-FUZZ_TARGETS        := config cel native_decide attributegen_eval route_table openapi_import auto_names gateway_import envoy_import
+FUZZ_TARGETS        := config cel native_decide attributegen_eval route_table openapi_import auto_names gateway_import envoy_import access_log
 FUZZ_SECONDS        ?= 60
 FUZZ_SMOKE_SECONDS  ?= 5
 # Per-input timeout (seconds) and RSS cap (MB): a slow or memory-hungry input is a finding.

@@ -21,6 +21,7 @@ from routegen_support import prom as prometheus
 from routegen_support.envoy import EnvoyProcess, bootstrap, cluster_route, http_listener, static_cluster, virtual_host
 from routegen_support.http import http_exchange
 from routegen_support.ports import HOST, free_port
+from routegen_support.tables import table_rows
 from routegen_support.waiting import wait_for
 
 
@@ -228,6 +229,18 @@ def test_envoy_source_with_a_real_envoy(run, tmp_path, envoy_bin, wasm_path, nam
         table = run("routes", "--prometheus", f"http://{HOST}:{prom_port}", "--source", source, "--config", config).stdout
         (tmp_path / "table.txt").write_text(table)
         assert "GET /fail" in table and "0.00%" in table and "100.00%" in table
+        # `top` from the same Prometheus (the last minute) and from Envoy's admin (totals).
+        top = run("top", "--prometheus", f"http://{HOST}:{prom_port}", "--source", source, "--once")
+        assert top.returncode == 0, top.stderr
+        top_rows = table_rows(top.stdout)
+        # increase() extrapolates, and differently at each query's instant: close, not equal.
+        assert abs(int(top_rows[f"GET /ok ({service})"][0]) - rows["GET /ok"]["requests"]) <= 3, top.stdout
+        assert top_rows[f"GET /fail ({service})"][2] == "0.00%"
+        label = (lambda r: r) if names == "routegen" else (lambda r: f"{r} ({service})")
+        admin_rows = table_rows(run("top", "--envoy-admin", f"http://{HOST}:{admin}", "--once", "--interval", "0.2").stdout)
+        assert {r: int(admin_rows[label(r)][0]) for r in ("GET /ok", "GET /fail", "GET /slow", "[DEFAULT]")} == \
+            {"GET /ok": 21, "GET /fail": 11, "GET /slow": 6, "[DEFAULT]": 6}
+        assert 20 <= float(admin_rows[label("GET /slow")][3].rstrip("ms")) <= 100
     finally:
         if prom:
             prom.stop()

@@ -17,6 +17,7 @@ import yaml
 
 from routegen_support.harness import Envoy, assert_vm_healthy
 from routegen_support.paths import ROOT
+from routegen_support.tables import table_rows as rows
 from routegen_support.http import keepalive_requests
 from routegen_support.waiting import wait_for
 
@@ -24,19 +25,6 @@ CONFIG = {"default": "[DEFAULT]", "metrics": {"enabled": True},
           "routes": ["GET /books/{id}", "POST /books", "GET /status/{code}"]}
 TRAFFIC = ([("GET", f"/books/{i}") for i in range(40)] + [("POST", "/books")] * 15
            + [("GET", "/status/503")] * 6 + [("GET", "/status/200")] * 9 + [("GET", "/elsewhere")] * 7)
-
-
-def rows(output: str) -> dict[str, list[str]]:
-    """The table's rows by route (columns are three or more spaces apart)."""
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("ROUTE "))
-    table = {}
-    for line in lines[start + 1:]:
-        if not line.strip() or line.startswith("…"):
-            break
-        cells = re.split(r" {3,}", line.strip())
-        table[cells[0]] = cells[1:]
-    return table
 
 
 class TaggedEnvoy(Envoy):
