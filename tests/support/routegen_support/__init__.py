@@ -12,6 +12,9 @@ Installed into the project venv (`-e ./tests/support` in tests/requirements.txt)
 - `envoy`     bootstrap building blocks, Envoy version, admin /stats parser, EnvoyProcess
 - `harness`   the routegen test Envoy (direct responses, JSON access log, raw requests),
               with extra HCM options (hcm=) or its listener through LDS (LdsEnvoy)
+- `ecds`      the harness Envoy with routegen's filter config from ECDS (a file source), as
+              istiod delivers it; byte-different module variants
+- `load`      client threads sending without pause (fresh and keep-alive connections)
 - `demo`      `make demo`'s traffic, podinfo stand-in, Stack and per-route table
 - `tools`     tools/<name>.py loaded as modules (from routegen_support.tools import x)
 - `paths`     the repository root
