@@ -64,7 +64,7 @@ REQUESTS = [
     ("GET", "/" + "x/" * 200, "books"),
 ]
 
-STATS_TAGS = [{"tag_name": tag, "regex": f"(;{tag}=([^;]*))"} for tag in ("route", "classification", "status_code", "kind")]
+STATS_TAGS = [{"tag_name": tag, "regex": f"(;{tag}=([^;]*))"} for tag in ("service", "route", "classification", "status_code", "kind")]
 
 
 def bootstrap(envoy: EnvoyProcess, wasm: str) -> dict:
