@@ -72,10 +72,11 @@ reliability-test: build venv wrk $(call envoy_bin,$(ENVOY_VERSION)) $(call envoy
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
-## soak: SOAK_REQUESTS requests through Envoy + routegen (metrics on); memory and errors report
+## soak: SOAK_REQUESTS requests (or SOAK_MINUTES minutes) of mixed traffic through Envoy + routegen;
+## memory sampled per phase and plotted (target/soak/), errors and counts checked
 soak: build venv wrk $(call envoy_bin,$(ENVOY_VERSION))
 	$(PY) tools/soak.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
-		--requests $(SOAK_REQUESTS) $(SOAK_ARGS)
+		--requests $(SOAK_REQUESTS) $(if $(SOAK_MINUTES),--minutes $(SOAK_MINUTES)) $(SOAK_ARGS)
 
 ## attack: ATTACK_REQUESTS random requests against auto names (max_names 500, 2 workers); bounds,
 ## RSS start/peak/end, plot in target/attack/
