@@ -7,6 +7,8 @@
 #   make fuzz FUZZ_TARGETS=openapi_import   one target only (any subset of FUZZ_TARGETS)
 #   make reliability-test   hostile traffic + live reconfiguration in real Envoys (part of make test)
 #   make soak               >= SOAK_REQUESTS requests through Envoy + routegen with wrk; memory report
+#   make soak SOAK_MINUTES=10   mixed traffic for that long instead; RSS and wasm memory every 30 s, plotted
+#   make attack             >= ATTACK_REQUESTS random requests against auto names (cardinality attack)
 #
 # cargo-fuzz needs a nightly toolchain; both are installed here if missing (rustup, crates.io).
 
@@ -20,8 +22,11 @@ FUZZ_RSS_MB         ?= 2048
 FUZZ_LOG_DIR        := target/fuzz-logs
 SOAK_REQUESTS       ?= 1000000
 SOAK_ARGS           ?=
+SOAK_MINUTES        ?=
+ATTACK_REQUESTS     ?= 1000000
+ATTACK_ARGS         ?=
 
-.PHONY: fuzz fuzz-smoke fuzz-tools fuzz-corpus reliability-test soak wrk
+.PHONY: fuzz fuzz-smoke fuzz-tools fuzz-corpus reliability-test soak attack wrk
 
 test: fuzz-smoke reliability-test
 
@@ -58,7 +63,7 @@ fuzz-smoke: fuzz-tools fuzz-corpus
 	$(call run_fuzz,$(FUZZ_SMOKE_SECONDS))
 
 ## reliability-test: hostile traffic and live reconfiguration, on the newest and the oldest Envoy
-reliability-test: build venv $(call envoy_bin,$(ENVOY_VERSION)) $(call envoy_bin,$(ENVOY_OLDEST))
+reliability-test: build venv wrk $(call envoy_bin,$(ENVOY_VERSION)) $(call envoy_bin,$(ENVOY_OLDEST))
 	ROUTEGEN_WASM=$(abspath $(WASM)) ENVOY_BIN=$(abspath $(call envoy_bin,$(ENVOY_VERSION))) \
 	ENVOY_BIN_OLDEST=$(abspath $(call envoy_bin,$(ENVOY_OLDEST))) \
 		$(PY) -m pytest -q tests/reliability
@@ -67,7 +72,14 @@ reliability-test: build venv $(call envoy_bin,$(ENVOY_VERSION)) $(call envoy_bin
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
-## soak: SOAK_REQUESTS requests through Envoy + routegen (metrics on); memory and errors report
+## soak: SOAK_REQUESTS requests (or SOAK_MINUTES minutes) of mixed traffic through Envoy + routegen;
+## memory sampled per phase and plotted (target/soak/), errors and counts checked
 soak: build venv wrk $(call envoy_bin,$(ENVOY_VERSION))
 	$(PY) tools/soak.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
-		--requests $(SOAK_REQUESTS) $(SOAK_ARGS)
+		--requests $(SOAK_REQUESTS) $(if $(SOAK_MINUTES),--minutes $(SOAK_MINUTES)) $(SOAK_ARGS)
+
+## attack: ATTACK_REQUESTS random requests against auto names (max_names 500, 2 workers); bounds,
+## RSS start/peak/end, plot in target/attack/
+attack: build venv wrk $(call envoy_bin,$(ENVOY_VERSION))
+	$(PY) tools/attack.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
+		--requests $(ATTACK_REQUESTS) $(ATTACK_ARGS)

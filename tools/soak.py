@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
-"""Soak test (issue 7, part 5): at least --requests requests through a real Envoy running
-routegen with its own metrics on, driven by wrk on 127.0.0.1 with a Lua script cycling paths
-(templates, prefixes, a regex, host-scoped routes, the default, non-ASCII and traversal paths).
+"""Soak test (issue 7, part 5; issue 14, part 4): at least --requests requests (or, with
+--minutes, that long) through a real Envoy running routegen twice on every request: the native
+format with configured routes, auto names and its own metrics on, then the attributegen format
+(a second filter writing `wasm.soak_ag`). wrk on 127.0.0.1 cycles a Lua list of requests
+(templates, prefixes, a regex, host-scoped routes, the default, non-ASCII and traversal paths,
+and ID- and word-shaped paths no route covers, for auto names). Envoy's RSS and the wasm VMs'
+linear memory are sampled after every phase (--phase-seconds, 30 with --minutes) and plotted
+as an SVG (--out); the access log must hold one line per request with both names set.
 
 Reports Envoy's RSS (/proc), Envoy's heap (admin /memory) and the wasm stats before, in the
 middle and after; fails (exit 1) on any non-2xx response, socket error, wasm VM failure,
@@ -10,6 +15,7 @@ request sent (wrk's count, plus at most one in flight per connection at each pha
 warms caches, so "flat" is judged on the second half).
 
     make soak                            # 1,000,000 requests (SOAK_REQUESTS), ~1-3 minutes
+    make soak SOAK_MINUTES=10            # ten minutes, memory sampled every 30 s
     .venv/bin/python tools/soak.py --envoy .cache/envoy-1.40.0/bin/envoy --wasm target/routegen.wasm
 
 Standard library and routegen_support (tests/support, in the project's .venv: run it with the
@@ -20,12 +26,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from routegen_support import prom, wrk
+from routegen_support.memory import Sample, rss_kb, svg_plot, wasm_memory
 from routegen_support.envoy import (EnvoyError, EnvoyProcess, bootstrap as envoy_bootstrap, direct_route,
                                     http_listener, virtual_host, wasm_filter)
 from routegen_support.ports import HOST
@@ -44,7 +53,15 @@ CONFIG = {
         {"name": "v2 search", "path": "/search", "headers": {"x-api-version": "2"}},
     ],
     "services": [{"hosts": ["authors", "authors:8080"], "routes": ["GET /authors/{id}"]}],
+    "auto": {"max_names": 500},
 }
+
+# The second filter: attributegen's format (conditions in routegen's CEL subset).
+ATTRIBUTEGEN = {"attributes": [{"output_attribute": "soak_ag", "match": [
+    {"value": "GetBook", "condition": "request.method == 'GET' && request.url_path.matches('^/books/[^/]+$')"},
+    {"value": "Static", "condition": "request.url_path.startsWith('/static/')"},
+    {"value": "Other", "condition": ""},
+]}]}
 
 # (method, path, host) cycled by wrk; every one answered 200 by a direct response.
 REQUESTS = [
@@ -64,20 +81,33 @@ REQUESTS = [
     ("GET", "/" + "x/" * 200, "books"),
 ]
 
-STATS_TAGS = [{"tag_name": tag, "regex": f"(;{tag}=([^;]*))"} for tag in ("route", "classification", "status_code", "kind")]
+
+def auto_requests(n: int = 60) -> list[tuple[str, str, str]]:
+    """Paths no route covers, for auto names: IDs, UUIDs and words under a few resources."""
+    rng = random.Random(14)
+    words = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+    shapes = [
+        lambda: ("GET", f"/orders/{rng.randrange(10 ** 6)}/items"),
+        lambda: ("POST", f"/carts/{uuid.UUID(int=rng.getrandbits(128), version=4)}/checkout"),
+        lambda: ("GET", f"/users/{rng.choice(words)}/repos"),
+        lambda: ("DELETE", f"/api/v1/sessions/{rng.getrandbits(64):016x}"),
+        lambda: ("GET", f"/reports/20{rng.randrange(10, 30)}-0{rng.randrange(1, 10)}-1{rng.randrange(0, 9)}"),
+    ]
+    return [(*rng.choice(shapes)(), "shop") for _ in range(n)]
+
+STATS_TAGS = [{"tag_name": tag, "regex": f"(;{tag}=([^;]*))"} for tag in ("service", "route", "classification", "status_code", "kind")]
 
 
-def bootstrap(envoy: EnvoyProcess, wasm: str) -> dict:
-    listener = http_listener(envoy.port, http_filters=[wasm_filter(wasm, CONFIG, failure_policy="FAIL_RELOAD")],
-                             virtual_hosts=[virtual_host([direct_route()])])
+def bootstrap(envoy: EnvoyProcess, wasm: str, access_log: Path) -> dict:
+    logger = {"name": "envoy.access_loggers.file", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog", "path": str(access_log),
+        "log_format": {"text_format_source": {"inline_string":
+                                              "%FILTER_STATE(wasm.istio_operationId:PLAIN)%\t%FILTER_STATE(wasm.soak_ag:PLAIN)%\n"}}}}
+    filters = [wasm_filter(wasm, CONFIG, failure_policy="FAIL_RELOAD"),
+               wasm_filter(wasm, ATTRIBUTEGEN, name="routegen_ag", failure_policy="FAIL_RELOAD")]
+    listener = http_listener(envoy.port, http_filters=filters, virtual_hosts=[virtual_host([direct_route()])],
+                             access_log=[logger])
     return envoy_bootstrap(envoy.admin_port, [listener], stats_config={"stats_tags": STATS_TAGS})
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def sample(envoy: EnvoyProcess) -> dict:
@@ -86,6 +116,7 @@ def sample(envoy: EnvoyProcess) -> dict:
     stats = {k: v for k, v in envoy.stats().items() if k.startswith("wasm.") and v >= 0}
     return {
         "rss_mb": rss_kb(envoy.pid) / 1024,
+        "vm": wasm_memory(envoy.pid),
         "heap_allocated_mb": int(memory.get("allocated", 0)) / 2**20,
         "heap_size_mb": int(memory.get("heap_size", 0)) / 2**20,
         "wasm": stats,
@@ -125,13 +156,20 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--max-growth-mb", type=float, default=16.0, help="allowed RSS growth, middle to end")
+    ap.add_argument("--minutes", type=float, default=0, help="run this long instead of --requests (phases of 30 s)")
+    ap.add_argument("--out", default="target/soak", help="directory for the memory plot")
     args = ap.parse_args()
+    if args.minutes:
+        args.phase_seconds = 30
+        args.max_seconds = int(args.minutes * 60) + args.phase_seconds
 
     work = Path(tempfile.mkdtemp(prefix="routegen-soak-"))
     script = work / "cycle.lua"
-    wrk.write_script(script, [(m, p, {"Host": h}) for m, p, h in REQUESTS], "generated by tools/soak.py")
+    wrk.write_script(script, [(m, p, {"Host": h}) for m, p, h in REQUESTS + auto_requests()], "generated by tools/soak.py")
     wasm = str(Path(args.wasm).resolve())
-    envoy = EnvoyProcess(args.envoy, work, lambda e: bootstrap(e, wasm), log_level="warning", ready_timeout=30)
+    access_log = work / "names.log"
+    envoy = EnvoyProcess(args.envoy, work, lambda e: bootstrap(e, wasm, access_log), log_level="warning",
+                         ready_timeout=30, file_flush_ms=1000)
     failures: list[str] = []
     try:
         try:
@@ -140,19 +178,29 @@ def main() -> int:
             raise SystemExit(f"Envoy did not start:\n{e}")
         port = envoy.port
 
+        t0 = time.monotonic()
+        samples = [("start", 0, sample(envoy), 0.0)]
         warm = run_wrk(port, script, 2, args.threads, args.connections)
-        samples = [("before", warm["requests"], sample(envoy))]
+        samples.append(("after warm-up", warm["requests"], sample(envoy), time.monotonic() - t0))
         sent, phases, started = warm["requests"], [warm], time.monotonic()
-        while sent < args.requests + warm["requests"] and time.monotonic() - started < args.max_seconds:
+
+        def more() -> bool:
+            if time.monotonic() - started >= args.max_seconds:
+                return False
+            if args.minutes:
+                return time.monotonic() - started < args.minutes * 60
+            return sent < args.requests + warm["requests"]
+
+        while more():
             phase = run_wrk(port, script, args.phase_seconds, args.threads, args.connections)
             phases.append(phase)
             sent += phase["requests"]
-            samples.append((f"after {sent:,}", sent, sample(envoy)))
+            samples.append((f"after {sent:,}", sent, sample(envoy), time.monotonic() - t0))
             print(f"  phase {len(phases) - 1}: {phase['requests']:,} requests, {phase['rps']:,.0f}/s, p99 {phase['p99']}, "
                   f"non-2xx {phase['non2xx']}, socket errors {phase['socket_errors']}, RSS {samples[-1][2]['rss_mb']:.1f} MB",
                   flush=True)
         elapsed = time.monotonic() - started
-        time.sleep(0.5)
+        time.sleep(1.5)  # the access log's flush interval
         total, errors, per_route = prometheus_sums(envoy)
         log_text = envoy.log_text()
     finally:
@@ -162,21 +210,39 @@ def main() -> int:
     non2xx = sum(p["non2xx"] for p in phases)
     socket_errors = sum(p["socket_errors"] for p in phases)
     middle = samples[len(samples) // 2][2]
-    before, after = samples[0][2], samples[-1][2]
+    before, after = samples[1][2], samples[-1][2]
+    logged = both = 0
+    with open(access_log, "rb") as f:
+        for line in f:
+            logged += 1
+            native, _, ag = line.rstrip(b"\n").partition(b"\t")
+            both += native not in (b"", b"-") and ag not in (b"", b"-")
     print(f"\nsoak: {measured:,} requests in {elapsed:.0f} s ({measured / elapsed:,.0f}/s) after a {warm['requests']:,}-request warm-up;"
-          f" Envoy {args.envoy}, one worker, routegen metrics on")
-    print(f"{'sample':<22}{'RSS MB':>10}{'heap alloc MB':>15}{'heap size MB':>14}  wasm VMs (active/created)")
-    for label, _, s in samples:
-        w = s["wasm"]
-        print(f"{label:<22}{s['rss_mb']:>10.1f}{s['heap_allocated_mb']:>15.1f}{s['heap_size_mb']:>14.1f}  "
+          f" Envoy {args.envoy}, one worker, routegen (routes, auto names, metrics) + routegen (attributegen format)")
+    print(f"{'sample':<22}{'s':>6}{'RSS MB':>9}{'heap alloc MB':>15}{'heap size MB':>14}{'wasm res/committed MB':>23}  VMs (active/created)")
+    for label, _, s, t in samples:
+        w, vm = s["wasm"], s["vm"]
+        print(f"{label:<22}{t:>6.0f}{s['rss_mb']:>9.1f}{s['heap_allocated_mb']:>15.1f}{s['heap_size_mb']:>14.1f}"
+              f"{vm.resident_kb / 1024:>12.1f} / {vm.committed_kb / 1024:<8.1f}  "
               f"{w.get('wasm.envoy.wasm.runtime.v8.active', '?')}/{w.get('wasm.envoy.wasm.runtime.v8.created', '?')}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot = out / "soak-memory.svg"
+    svg_plot([Sample(t, s["rss_mb"], s["vm"], label) for label, _, s, t in samples], plot,
+             f"soak: {measured:,} requests in {elapsed / 60:.1f} min, one worker, two routegen filters")
+    print(f"plot: {plot}")
+    print(f"access log: {logged:,} lines, {both:,} with both names set")
     print(f"routegen_requests_total (sum) = {total:,} (wrk read {sent:,} responses, + requests in flight at phase ends); "
           f"routegen_errors_total = {errors}")
     print("per route: " + ", ".join(f"{k}={v:,}" for k, v in sorted(per_route.items())))
     print(f"non-2xx = {non2xx}, socket errors = {socket_errors}")
 
-    if measured < args.requests:
+    if not args.minutes and measured < args.requests:
         failures.append(f"only {measured:,} requests within {args.max_seconds} s")
+    if args.minutes and elapsed < args.minutes * 60:
+        failures.append(f"ran {elapsed:.0f} s, not {args.minutes} min")
+    if not sent <= logged <= sent + args.connections * len(phases) or both != logged:
+        failures.append(f"{logged:,} access-log lines ({both:,} with both names) for {sent:,} requests")
     if non2xx or socket_errors:
         failures.append(f"{non2xx} non-2xx responses, {socket_errors} socket errors")
     if errors:
@@ -186,9 +252,10 @@ def main() -> int:
     in_flight = args.connections * len(phases)
     if not sent <= total <= sent + in_flight:
         failures.append(f"routegen_requests_total sums to {total:,}, not the {sent:,} requests sent (+ at most {in_flight} in flight)")
-    for name in ("vm_reload", "vm_reload_backoff", "vm_reload_failure"):
-        if after["wasm"].get(f"wasm.routegen.{name}", 0):
-            failures.append(f"wasm.routegen.{name} = {after['wasm'][f'wasm.routegen.{name}']}: the VM failed")
+    for plugin in ("routegen", "routegen_ag"):
+        for name in ("vm_reload", "vm_reload_backoff", "vm_reload_failure"):
+            if after["wasm"].get(f"wasm.{plugin}.{name}", 0):
+                failures.append(f"wasm.{plugin}.{name} = {after['wasm'][f'wasm.{plugin}.{name}']}: the VM failed")
     if any(m in log_text for m in ("panicked", "wasm trap", "Function: proxy_on_")):
         failures.append("wasm VM failure in Envoy's log")
     growth = after["rss_mb"] - middle["rss_mb"]

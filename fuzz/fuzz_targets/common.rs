@@ -105,12 +105,21 @@ impl Activation for FuzzActivation {
     }
 }
 
-/// An importer's result: an `Internal` error is a finding, and an import must be a configuration
-/// the filter accepts (`config::parse_serde`, then `engine::compile`, as `routegen check` does).
-pub fn assert_imported_compiles(result: Result<routegen_cli::import::Imported, routegen_cli::import::ImportError>) {
+/// An importer's result: an `Internal` error is a finding, the output is bounded by the input
+/// (each route no bigger than the whole input, JSON-escaped, plus a generated name), and an
+/// import must be a configuration the filter accepts (`config::parse_serde`, then
+/// `engine::compile`, as `routegen check` does).
+pub fn assert_imported_compiles(
+    result: Result<routegen_cli::import::Imported, routegen_cli::import::ImportError>,
+    input_len: usize,
+) {
     use routegen_cli::import::{DocumentOptions, ImportError};
     match result {
         Ok(imported) => {
+            for route in &imported.routes {
+                let size = route.to_string().len();
+                assert!(size <= 6 * input_len + 256, "a {size}-byte route from {input_len} bytes of input: {route}");
+            }
             let document = imported.document(&DocumentOptions::default());
             let config = routegen_core::config::parse_serde(&document)
                 .unwrap_or_else(|e| panic!("imported config does not parse: {e}\n{document}"));

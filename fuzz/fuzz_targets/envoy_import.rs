@@ -1,6 +1,7 @@
 //! The Envoy route-table importer (`routegen_cli::import::envoy`) on arbitrary JSON/YAML
 //! documents, with and without `--skip-unsupported`. It must never panic, an
-//! `ImportError::Internal` is a finding, and whatever it imports must be a configuration the
+//! `ImportError::Internal` is a finding, no route may be bigger than the input (JSON-escaped, plus a
+//! generated name), and whatever it imports must be a configuration the
 //! filter accepts (`config::parse_serde`, then `engine::compile`).
 #![no_main]
 
@@ -20,6 +21,9 @@ fuzz_target!(|data: &[u8]| {
         },
     };
     for skip_unsupported in [false, true] {
-        common::assert_imported_compiles(envoy_routes(&doc, &EnvoyOptions { route_config: None, skip_unsupported }));
+        common::assert_imported_compiles(
+            envoy_routes(&doc, &EnvoyOptions { route_config: None, skip_unsupported }),
+            data.len(),
+        );
     }
 });

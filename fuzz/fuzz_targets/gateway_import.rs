@@ -1,6 +1,7 @@
 //! The Gateway API importer (`routegen_cli::import::gateway`) on arbitrary YAML/JSON streams, in
 //! mesh mode and for a Gateway named in the input. It must never panic, an
-//! `ImportError::Internal` is a finding, and whatever it imports must be a configuration the
+//! `ImportError::Internal` is a finding, no route may be bigger than the input (JSON-escaped, plus a
+//! generated name), and whatever it imports must be a configuration the
 //! filter accepts (`config::parse_serde`, then `engine::compile`).
 #![no_main]
 
@@ -24,6 +25,6 @@ fuzz_target!(|data: &[u8]| {
             Some(format!("{ns}/{name}"))
         });
     for gateway in std::iter::once(None).chain(gateways.map(Some)).take(3) {
-        common::assert_imported_compiles(gateway_api(&docs, &GatewayOptions { gateway, naming }));
+        common::assert_imported_compiles(gateway_api(&docs, &GatewayOptions { gateway, naming }), data.len());
     }
 });

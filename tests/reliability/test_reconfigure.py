@@ -19,15 +19,12 @@ configuration (unclosed `{`) → v3 (attributegen format).
 
 from __future__ import annotations
 
-import http.client
-import threading
 import time
-import uuid
-from dataclasses import dataclass
 
 import pytest
 
-from routegen_support.harness import DEFAULT_AUTHORITY, LdsEnvoy, assert_vm_healthy
+from routegen_support.harness import LdsEnvoy, assert_vm_healthy
+from routegen_support.load import Load, Sent
 from routegen_support.ports import HOST
 from routegen_support.waiting import wait_for
 
@@ -56,83 +53,6 @@ MAX_REQUESTS = 20000          # per client thread: the loops are bounded in coun
 MAX_SECONDS = 60
 
 
-@dataclass
-class Sent:
-    start: float
-    end: float
-    tid: str
-    status: int
-    error: str = ""
-
-
-class Load:
-    """Two client threads sending GETs without pause until stopped (bounded)."""
-
-    def __init__(self, envoy: LdsEnvoy):
-        self.envoy = envoy
-        self.sent: list[Sent] = []
-        self.lock = threading.Lock()
-        self.stop_event = threading.Event()
-        self.threads = [threading.Thread(target=self._fresh, daemon=True), threading.Thread(target=self._keepalive, daemon=True)]
-
-    def __enter__(self) -> "Load":
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop_event.set()
-        for t in self.threads:
-            t.join(timeout=15)
-
-    def _record(self, sent: Sent) -> None:
-        with self.lock:
-            self.sent.append(sent)
-
-    def _running(self, n: int, deadline: float) -> bool:
-        return not self.stop_event.is_set() and n < MAX_REQUESTS and time.monotonic() < deadline
-
-    def _fresh(self) -> None:
-        deadline, n = time.monotonic() + MAX_SECONDS, 0
-        while self._running(n, deadline):
-            tid = uuid.uuid4().hex
-            start = time.monotonic()
-            try:
-                status, _, _ = self.envoy.raw_request("GET", PATHS[n % len(PATHS)], tid=tid)
-                self._record(Sent(start, time.monotonic(), tid, status))
-            except OSError as e:
-                self._record(Sent(start, time.monotonic(), tid, 0, f"fresh: {e!r}"))
-            n += 1
-
-    def _keepalive(self) -> None:
-        deadline, n = time.monotonic() + MAX_SECONDS, 0
-        conn = None
-        while self._running(n, deadline):
-            if conn is None:
-                conn = http.client.HTTPConnection(HOST, self.envoy.port, timeout=10)
-            tid = uuid.uuid4().hex
-            start = time.monotonic()
-            try:
-                conn.request("GET", PATHS[n % len(PATHS)], headers={"Host": DEFAULT_AUTHORITY, "x-test-id": tid})
-                resp = conn.getresponse()
-                resp.read()
-                self._record(Sent(start, time.monotonic(), tid, resp.status))
-                if resp.getheader("connection", "").lower() == "close":
-                    conn.close()  # the old filter chain draining: reconnect, as any client does
-                    conn = None
-            except (OSError, http.client.HTTPException) as e:
-                self._record(Sent(start, time.monotonic(), tid, 0, f"keep-alive: {e!r}"))
-                conn.close()
-                conn = None
-            n += 1
-        if conn is not None:
-            conn.close()
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.sent)
-
-
 def _lds(envoy) -> dict[str, int]:
     return {k.rsplit(".", 1)[1]: v for k, v in envoy.stats().items() if k.startswith("listener_manager.lds.update_")}
 
@@ -147,7 +67,7 @@ def test_live_reconfiguration(envoy_bin, wasm_path, tmp_path, policy):
     try:
         assert envoy.request("GET", "/books/1").attr() == "v1 book"
         marks: dict[str, float] = {}
-        with Load(envoy) as load:
+        with Load(envoy, PATHS, max_requests=MAX_REQUESTS, max_seconds=MAX_SECONDS) as load:
             wait_for(lambda: load.count() > 50, what="the load to start")
 
             def swap(tag, config, counter, expected):

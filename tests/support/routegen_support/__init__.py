@@ -12,6 +12,11 @@ Installed into the project venv (`-e ./tests/support` in tests/requirements.txt)
 - `envoy`     bootstrap building blocks, Envoy version, admin /stats parser, EnvoyProcess
 - `harness`   the routegen test Envoy (direct responses, JSON access log, raw requests),
               with extra HCM options (hcm=) or its listener through LDS (LdsEnvoy)
+- `ecds`      the harness Envoy with routegen's filter config from ECDS (a file source), as
+              istiod delivers it; byte-different module variants
+- `attack`    a label-cardinality attack on auto names (wrk, random requests) and its counts
+- `memory`    Envoy RSS and the wasm VMs' linear memory from /proc, a sampler, an SVG plot
+- `load`      client threads sending without pause (fresh and keep-alive connections)
 - `demo`      `make demo`'s traffic, podinfo stand-in, Stack and per-route table
 - `tools`     tools/<name>.py loaded as modules (from routegen_support.tools import x)
 - `paths`     the repository root
