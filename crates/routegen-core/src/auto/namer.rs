@@ -664,6 +664,13 @@ impl AutoNamer {
         AutoName { name: Rc::clone(&self.overflow), slot: Slot::Overflow, admitted: None }
     }
 
+    /// The process-wide count of admitted names, as the store has it now. Workers admit
+    /// concurrently, so a gauge set at each admission can end on an older count; setting it
+    /// from this on a timer makes it converge on the true one.
+    pub fn admitted_total(&self, store: &mut dyn SharedStore) -> u32 {
+        get_u32(store, &self.names_key).0
+    }
+
     /// Admitted names this worker knows of.
     pub fn known_names(&self) -> usize {
         self.admitted.len()

@@ -116,3 +116,16 @@ fn explain_traces_every_segment() {
     assert_eq!(became, ["api", "v1", "orders", "{id}"]);
     assert!(trace[3].why.contains("digits"), "{trace:?}");
 }
+
+#[test]
+fn admitted_total_is_the_process_count_whichever_worker_admitted() {
+    let mut store = MemoryStore::default();
+    let config = AutoConfig { max_names: 3, ..AutoConfig::default() };
+    let (mut a, mut b) = (AutoNamer::new(config.clone()), AutoNamer::new(config));
+    name(&mut a, &mut store, "GET", "/a/1");
+    name(&mut b, &mut store, "GET", "/b/1");
+    name(&mut b, &mut store, "GET", "/c/1");
+    assert_eq!(name(&mut a, &mut store, "GET", "/d/1"), "[OVERFLOW]");
+    assert_eq!((a.admitted_total(&mut store), b.admitted_total(&mut store)), (3, 3));
+    assert_eq!((a.known_names(), b.known_names()), (1, 2));
+}
