@@ -64,6 +64,8 @@ impl Template {
             }
             offset += raw.len() + 1;
         }
+        // Kept for the table's lifetime: no spare capacity from the pushes.
+        segments.shrink_to_fit();
         Ok(Template { segments, rest })
     }
 
