@@ -122,6 +122,9 @@ impl ListsBuilder {
     /// A counting sort by owner: stable, so each owner's ids keep their push order (ascending,
     /// since routes are filed in order). No comparison sort: std's costs ~4 KB of the module.
     pub fn build(self, owners: usize) -> Lists {
+        if self.0.is_empty() {
+            return Lists::default(); // no starts either (most tables have no globs, no `**`)
+        }
         let mut starts = vec![0u32; owners + 1];
         for &(owner, _) in &self.0 {
             if let Some(count) = starts.get_mut(owner as usize + 1) {
@@ -189,5 +192,6 @@ mod tests {
         assert_eq!(lists.get(2), [1, 3]);
         assert_eq!(lists.get(5), [4]);
         assert_eq!(lists.get(6), [] as [u32; 0], "past the last owner");
+        assert_eq!(ListsBuilder::default().build(3).get(1), [] as [u32; 0]);
     }
 }

@@ -55,31 +55,11 @@ struct Builder {
 
 impl PathIndex {
     pub fn new<'a>(paths: impl IntoIterator<Item = &'a PathMatch>) -> PathIndex {
-        let mut builder = Builder {
-            exact: Interner::default(),
-            exact_routes: ListsBuilder::default(),
-            prefixes: ByteTrieBuilder::new(),
-            templates: SegmentTrieBuilder::new(),
-            always: Vec::new(),
-            regexes: Vec::new(),
-            routes: 0,
-        };
+        let mut builder = Builder::new();
         for path in paths {
             builder.add(path);
         }
-        let Builder { mut exact, exact_routes, prefixes, templates, mut always, mut regexes, routes } = builder;
-        exact.shrink_to_fit();
-        always.shrink_to_fit();
-        regexes.shrink_to_fit();
-        PathIndex {
-            exact_routes: exact_routes.build(exact.len()),
-            exact,
-            prefixes: prefixes.build(),
-            templates: templates.build(),
-            always,
-            regexes,
-            routes,
-        }
+        builder.finish()
     }
 
     /// Fills `out` with every route whose path condition may hold, ascending and unique.
@@ -121,6 +101,35 @@ impl PathIndex {
 }
 
 impl Builder {
+    fn new() -> Builder {
+        Builder {
+            exact: Interner::default(),
+            exact_routes: ListsBuilder::default(),
+            prefixes: ByteTrieBuilder::new(),
+            templates: SegmentTrieBuilder::new(),
+            always: Vec::new(),
+            regexes: Vec::new(),
+            routes: 0,
+        }
+    }
+
+    /// Lays the index out flat (not generic, unlike [`PathIndex::new`]: one copy in the module).
+    fn finish(self) -> PathIndex {
+        let Builder { mut exact, exact_routes, prefixes, templates, mut always, mut regexes, routes } = self;
+        exact.shrink_to_fit();
+        always.shrink_to_fit();
+        regexes.shrink_to_fit();
+        PathIndex {
+            exact_routes: exact_routes.build(exact.len()),
+            exact,
+            prefixes: prefixes.build(),
+            templates: templates.build(),
+            always,
+            regexes,
+            routes,
+        }
+    }
+
     /// Files the next route's path condition (routes are added in order: the id is the count).
     fn add(&mut self, path: &PathMatch) {
         let id = self.routes;
