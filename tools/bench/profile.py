@@ -10,7 +10,8 @@ a fixed geometry makes the misses repeatable on any machine):
    inlined into), as top functions and a breakdown by what the instructions do;
 2. per decision, instructions, L1 data misses and last-level data misses for small and large
    tables, each run `--repeats` times (callgrind is deterministic: the runs must agree), and,
-   with `--baseline <older bench binary>`, the same for that binary in the same run.
+   with `--baseline <older bench binary>`, the same for that binary in the same run;
+3. instructions to compile the 10,000-route synthetic configuration (one `compile_bytes`).
 
 usage: profile.py --bin <bench binary> --api <github-api.json> --out <dir> [--baseline <bin>]
 """
@@ -40,9 +41,9 @@ CACHES = ["--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608
 TABLES = ["synthetic:10", "synthetic:10000", "10", "1000"]
 
 
-def callgrind(binary, api, table, iterations, out):
+def callgrind(binary, api, table, iterations, out, collect="*NativePlan::decide"):
     env = dict(os.environ, BENCH_GITHUB_API=api, BENCH_PROFILE=table, BENCH_PROFILE_ITERS=str(iterations))
-    subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=*NativePlan::decide", *CACHES,
+    subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=" + collect, *CACHES,
                     "--callgrind-out-file=" + out, binary], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
     return out
@@ -75,9 +76,14 @@ def annotate(out):
 
 
 def per_decision(totals, n):
-    """Instructions, L1 data misses and last-level data misses per decision."""
+    """Instructions, L1 data misses, last-level data misses and estimated cycles per decision.
+
+    The estimate is valgrind's own (cg_annotate's): Ir + 10 per L1 miss + 100 per last-level
+    miss. Crude, but it prices the cache misses instruction counts cannot see, deterministically.
+    """
     get = lambda *names: sum(totals.get(name, 0) for name in names)
-    return get("Ir") / n, get("D1mr", "D1mw") / n, get("DLmr", "DLmw") / n
+    cycles = get("Ir") + 10 * get("I1mr", "D1mr", "D1mw") + 100 * get("ILmr", "DLmr", "DLmw")
+    return get("Ir") / n, get("D1mr", "D1mw") / n, get("DLmr", "DLmw") / n, cycles / n
 
 
 def label(table):
@@ -113,7 +119,7 @@ def main():
     requests = args.requests
     totals, rows = annotate(callgrind(args.bin, args.api, "1000", requests, os.path.join(args.out, "callgrind.out")))
     total = totals.get("Ir", 0)
-    instr, d1, ll = per_decision(totals, requests)
+    instr, d1, ll, _ = per_decision(totals, requests)
     print("%d instructions, %.1f L1D misses, %.2f LL data misses per decide (%d requests, 1,000 GitHub routes)\n"
           % (instr, d1, ll, requests))
 
@@ -145,18 +151,26 @@ def main():
         runs.insert(0, ("baseline", sizes(args, args.baseline, "base")))
     print("\nPer decision, %d decisions per table, %d runs each (a range means the runs differed):\n"
           % (args.per_table, args.repeats))
-    print("| table | " + " | ".join("%s: instructions | %s: L1D misses | %s: LL misses" % (n, n, n) for n, _ in runs) + " |")
-    print("|---|" + "---:|---:|---:|" * len(runs))
+    print("| table | " + " | ".join("%s: instructions | L1D misses | LL misses | est. cycles" % n for n, _ in runs) + " |")
+    print("|---|" + "---:|---:|---:|---:|" * len(runs))
     for table in TABLES:
         cells = []
         for _, results in runs:
             values = results[table]
-            cells += [spread([v[0] for v in values]), spread([v[1] for v in values]), "%.2f" % values[0][2]]
+            cells += [spread([v[0] for v in values]), spread([v[1] for v in values]), "%.2f" % values[0][2],
+                      spread([v[3] for v in values])]
         print("| %s | %s |" % (label(table), " | ".join(cells)))
+    print("\n| config compile, 10,000 synthetic routes (`engine::compile_bytes`) | instructions |")
+    print("|---|---:|")
+    binaries = [("baseline", args.baseline)] if args.baseline else []
+    for name, binary in binaries + [("this tree", args.bin)]:
+        out = os.path.join(args.out, "callgrind-compile-%s.out" % name.replace(" ", "-"))
+        totals, _ = annotate(callgrind(binary, args.api, "synthetic:10000", 1, out, collect="*engine::compile_bytes"))
+        print("| %s | %d |" % (name, totals.get("Ir", 0)))
     for name, results in runs:
         small, large = results["synthetic:10"][0], results["synthetic:10000"][0]
-        print("\n%s: synthetic 10,000 ÷ 10 routes: %.2f× the instructions, L1D misses %.1f → %.1f per decision"
-              % (name, large[0] / small[0], small[1], large[1]))
+        print("\n%s: synthetic 10,000 ÷ 10 routes: %.2f× the instructions, %.2f× the estimated cycles, L1D misses "
+              "%.1f → %.1f per decision" % (name, large[0] / small[0], large[3] / small[3], small[1], large[1]))
 
 
 if __name__ == "__main__":
