@@ -19,6 +19,8 @@
 #                       at 10 and 10,000 synthetic and 10 and 1,000 GitHub routes, twice each
 #                       (~3 min); BENCH_PROFILE_ARGS="--baseline <older bench binary>" profiles
 #                       that binary too, in the same run
+#   make bench-flatness `decide` on 10 and 10,000 synthetic routes in alternation, BENCH_ROUNDS
+#                       (11) pairs of BENCH_MS: the flatness ratio's median and spread (~10 s)
 #   make bench-wasm     the core benchmark as wasm in Node's V8 (Envoy's engine): decide as the
 #                       filter runs it (~50 s; needs node, which `make github-api` needs anyway)
 #   make bench-size     module size: cargo's output vs after wasm-opt
@@ -40,11 +42,16 @@ BENCH_PROFILE_ARGS ?=
 BENCH_ENVOY_RUN   = $(PY) tools/bench/envoy.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
                     --floor $(BENCH_FLOOR) --api $(GITHUB_API)
 
-.PHONY: bench bench-vm bench-auto bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
+.PHONY: bench bench-flatness bench-vm bench-auto bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
 
 ## bench: the core benchmark (markdown tables on stdout)
 bench: github-api bench-auto
 	BENCH_GITHUB_API=$(GITHUB_API) $(BENCH_CARGO)
+
+## bench-flatness: 10,000 vs 10 synthetic routes, alternating in one process (BENCH_FLATNESS=a,b to change)
+BENCH_FLATNESS ?= 10,10000
+bench-flatness:
+	BENCH_FLATNESS=$(BENCH_FLATNESS) $(BENCH_CARGO)
 
 ## bench-auto: auto-name quality tables (markdown on stdout); BENCH_SEEDS=1,2,3 for more seeds
 bench-auto:
