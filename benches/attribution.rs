@@ -10,7 +10,9 @@
 //! BENCH_SYNTHETIC table sizes ("10,10000"; "" skips), BENCH_SAMPLE requests per table (4096),
 //! BENCH_GITHUB_API (.cache/github-api.json), BENCH_PROFILE=<routes> or synthetic:<routes> (only
 //! loop `NativePlan::decide` on that table, for callgrind; BENCH_PROFILE_ITERS requests),
-//! BENCH_DUMP=<routes> or synthetic:<routes> (print that table's request sample).
+//! BENCH_DUMP=<routes> or synthetic:<routes> (print that table's request sample),
+//! BENCH_FLATNESS=<small>,<large> (only `decide` on two synthetic tables, alternating, BENCH_ROUNDS
+//! pairs: the flatness ratio with its spread).
 //!
 //! Tables, samples and the synthetic generator are the same as tools/bench/envoy.py's
 //! (same splitmix64 streams), so both benchmarks measure the same routes and requests.
@@ -642,9 +644,60 @@ fn profile(api: &str, table: &str, sample_size: usize) {
     println!("profiled {iterations} decisions on {} routes (checksum {acc})", ops.len());
 }
 
+/// BENCH_FLATNESS=<small>,<large>: `decide` on two synthetic tables in alternation, BENCH_ROUNDS
+/// pairs of BENCH_MS each, printing every pair's ratio and their median and spread. Alternating
+/// in one process keeps a shared machine's drift out of the ratio better than two table rows
+/// measured seconds apart.
+fn flatness(spec: &str, sample_size: usize) {
+    let sizes: Vec<usize> = spec.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let [small, large] = sizes[..] else { panic!("BENCH_FLATNESS=<small>,<large>") };
+    let tables: Vec<_> = [small, large]
+        .iter()
+        .map(|&n| {
+            let ops = synthetic_ops(n);
+            let requests = sample(&ops, sample_size);
+            let (engine, _) = engine::compile_bytes(native_config(&ops).as_bytes(), &mut NoHostCel).expect("compiles");
+            (engine, requests)
+        })
+        .collect();
+    let settings = Settings { runs: 1, budget: Duration::from_millis(env_usize("BENCH_MS", 200) as u64) };
+    let mut headers: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut scratch = Vec::new();
+    let mut ns = |i: usize| {
+        let (engine, requests) = &tables[i];
+        let Mode::Native(plan) = &engine.mode else { unreachable!() };
+        measure(&settings, requests, |r| {
+            let line = RequestLine { method: r.method.as_bytes(), path: r.path.as_bytes(), authority: b"" };
+            plan.decide(&line, &mut headers, &mut scratch).route.unwrap_or(NONE)
+        })
+    };
+    let mut ratios = Vec::new();
+    for round in 0..env_usize("BENCH_ROUNDS", 11) {
+        // Alternate which table goes first, so a trend within a pair favours neither.
+        let (a, b) = if round % 2 == 0 {
+            (ns(0), ns(1))
+        } else {
+            let b = ns(1);
+            (ns(0), b)
+        };
+        println!("round {round}: synthetic {small} {a:.0} ns, synthetic {large} {b:.0} ns, ratio {:.2}×", b / a);
+        ratios.push(b / a);
+    }
+    let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    println!(
+        "flatness: synthetic {large} ÷ {small} = {:.2}× (median of {} alternating pairs; range {lo:.2}–{hi:.2}×)",
+        median(ratios.clone()),
+        ratios.len()
+    );
+}
+
 fn main() {
     let api = std::env::var("BENCH_GITHUB_API").unwrap_or_else(|_| ".cache/github-api.json".to_string());
     let sample_size = env_usize("BENCH_SAMPLE", 4096);
+    if let Ok(spec) = std::env::var("BENCH_FLATNESS") {
+        flatness(&spec, sample_size);
+        return;
+    }
     if let Ok(table) = std::env::var("BENCH_DUMP") {
         // The request sample of one table, one "METHOD path" a line (to compare with tools/bench/envoy.py).
         let ops = match table.strip_prefix("synthetic:") {

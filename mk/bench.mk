@@ -14,8 +14,13 @@
 #                       minutes, well under 10)
 #   make bench-vm       the filter module in Node's V8 behind a JS stub host: ns and host calls per
 #                       request for the same variants, far less noisy than a whole Envoy (~1 min)
-#   make bench-profile  callgrind profile of NativePlan::decide at 1,000 GitHub routes, and
-#                       instructions per decide from 10 to 10,000 routes (~1 min)
+#   make bench-profile  callgrind profile of NativePlan::decide at 1,000 GitHub routes, then
+#                       instructions, L1D and LL data misses (simulated, fixed geometry) per decide
+#                       at 10 and 10,000 synthetic and 10 and 1,000 GitHub routes, twice each
+#                       (~3 min); BENCH_PROFILE_ARGS="--baseline <older bench binary>" profiles
+#                       that binary too, in the same run
+#   make bench-flatness `decide` on 10 and 10,000 synthetic routes in alternation, BENCH_ROUNDS
+#                       (11) pairs of BENCH_MS: the flatness ratio's median and spread (~10 s)
 #   make bench-wasm     the core benchmark as wasm in Node's V8 (Envoy's engine): decide as the
 #                       filter runs it (~50 s; needs node, which `make github-api` needs anyway)
 #   make bench-size     module size: cargo's output vs after wasm-opt
@@ -33,14 +38,20 @@ BENCH_CARGO      := CARGO_PROFILE_BENCH_STRIP=none CARGO_PROFILE_BENCH_DEBUG=lin
 BENCH_FLOOR_DIR  := target/bench-floor
 BENCH_FLOOR      := $(BENCH_FLOOR_DIR)/routegen_bench_floor.wasm
 BENCH_ENVOY_ARGS ?=
+BENCH_PROFILE_ARGS ?=
 BENCH_ENVOY_RUN   = $(PY) tools/bench/envoy.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
                     --floor $(BENCH_FLOOR) --api $(GITHUB_API)
 
-.PHONY: bench bench-vm bench-auto bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
+.PHONY: bench bench-flatness bench-vm bench-auto bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
 
 ## bench: the core benchmark (markdown tables on stdout)
 bench: github-api bench-auto
 	BENCH_GITHUB_API=$(GITHUB_API) $(BENCH_CARGO)
+
+## bench-flatness: 10,000 vs 10 synthetic routes, alternating in one process (BENCH_FLATNESS=a,b to change)
+BENCH_FLATNESS ?= 10,10000
+bench-flatness:
+	BENCH_FLATNESS=$(BENCH_FLATNESS) $(BENCH_CARGO)
 
 ## bench-auto: auto-name quality tables (markdown on stdout); BENCH_SEEDS=1,2,3 for more seeds
 bench-auto:
@@ -58,12 +69,14 @@ bench-floor: wasm-target wasm-opt
 bench-tools:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
-## bench-profile: instruction-level profile of decide at 1,000 routes (callgrind, top functions)
+## bench-profile: instruction-level profile of decide (callgrind: top functions, then instructions and
+## simulated cache misses per decide at small and large tables)
 bench-profile: github-api
 	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
 	bin=$$($(BENCH_CARGO) --no-run --message-format=json | python3 -c 'import json, sys; \
 		print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])') && \
-	python3 tools/bench/profile.py --bin $$bin --api $(abspath $(GITHUB_API)) --out $(BENCH_TARGET_DIR)/profile
+	python3 tools/bench/profile.py --bin $$bin --api $(abspath $(GITHUB_API)) --out $(BENCH_TARGET_DIR)/profile \
+		$(BENCH_PROFILE_ARGS)
 
 ## bench-wasm: the core benchmark compiled to wasm32-wasip1, run in Node's V8 (Envoy's wasm engine)
 bench-wasm: github-api wasm-target

@@ -600,7 +600,7 @@ mod tests {
         PathMatch::DirPrefix(text.as_bytes().to_vec())
     }
     fn regex(source: &str) -> PathMatch {
-        PathMatch::Regex(PathRegex::new(source, true, false).unwrap())
+        PathMatch::Regex(Box::new(PathRegex::new(source, true, false).unwrap()))
     }
     const RAW: Universe =
         Universe { no_double_slash: false, no_trailing_slash: false, lower_case: false, no_fragment: false };

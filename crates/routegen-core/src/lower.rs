@@ -48,6 +48,28 @@ pub fn lower(expr: &Expr) -> Option<Lowered> {
     Some(Lowered { methods: methods.unwrap_or_default(), path: path.unwrap_or(PathMatch::Any), residual })
 }
 
+/// Drops every compiled regex of an indexed condition: the index and the residual (a copy)
+/// answer for it on every request that has `:method` and `:path`, so the condition itself is
+/// evaluated only for the rare one that lacks them, which recompiles what it needs.
+pub fn release_regexes(expr: &mut Expr) {
+    match expr {
+        Expr::Matches(subject, matcher) => {
+            matcher.release();
+            release_regexes(subject);
+        }
+        Expr::Lit(_) | Expr::Attr(_) | Expr::Header { .. } | Expr::HasHeader { .. } => {}
+        Expr::Not(e) | Expr::Size(e) => release_regexes(e),
+        Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::StrFn(_, a, b) => {
+            release_regexes(a);
+            release_regexes(b);
+        }
+        Expr::In(e, list) => {
+            release_regexes(e);
+            list.iter_mut().for_each(release_regexes);
+        }
+    }
+}
+
 /// The conjuncts of an `&&` chain, in order (`a && (b && c)` → `[a, b, c]`).
 pub fn flatten_and<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
     match expr {
@@ -113,7 +135,8 @@ fn path_condition(expr: &Expr) -> Option<PathMatch> {
                 return Some(PathMatch::Template(template));
             }
             // The CEL parser already compiled it with RE2's reading of the syntax.
-            Some(PathMatch::Regex(PathRegex::from_search(&matcher.pattern, matcher.regex.clone())))
+            let regex = matcher.regex().ok()?.clone();
+            Some(PathMatch::Regex(Box::new(PathRegex::from_search(&matcher.pattern, regex))))
         }
         _ => None,
     }
@@ -192,6 +215,23 @@ mod tests {
 
     fn lowered(source: &str) -> Option<Lowered> {
         lower(&parse(source).unwrap())
+    }
+
+    #[test]
+    fn released_regexes_answer_as_before() {
+        use crate::cel::{eval_bool, testing::MapActivation};
+        let mut expr = parse("request.url_path.matches('^/a/[0-9]+$') || !request.url_path.matches('x')").unwrap();
+        let kept = expr.clone();
+        release_regexes(&mut expr);
+        let Expr::Or(first, _) = &expr else { panic!("parsed as {expr:?}") };
+        let Expr::Matches(_, matcher) = first.as_ref() else { panic!("parsed as {first:?}") };
+        assert!(!matcher.is_compiled(), "released");
+        for path in ["/a/12", "/a/b", "/x", "/"] {
+            let mut act = MapActivation::default();
+            act.attrs.insert(Attr::RequestUrlPath, Value::Str(path.to_string()));
+            assert_eq!(eval_bool(&expr, &mut act), eval_bool(&kept, &mut act), "{path}");
+        }
+        assert!(matcher.is_compiled(), "compiled again on first use");
     }
 
     #[test]

@@ -64,6 +64,8 @@ impl Template {
             }
             offset += raw.len() + 1;
         }
+        // Kept for the table's lifetime: no spare capacity from the pushes.
+        segments.shrink_to_fit();
         Ok(Template { segments, rest })
     }
 
@@ -141,6 +143,10 @@ fn parse_segment(raw: &str) -> Result<Parsed, (usize, String)> {
     match raw {
         "**" => return Ok(Parsed::Rest),
         "*" => return Ok(Parsed::Segment(Segment::Any { allow_empty: false })),
+        // Most segments are plain literals: one allocation instead of three (compile time).
+        _ if !raw.bytes().any(|b| matches!(b, b'{' | b'}' | b'*')) => {
+            return Ok(Parsed::Segment(Segment::Literal(raw.as_bytes().into())))
+        }
         _ => {}
     }
     let mut parts: Vec<GlobPart> = Vec::new();

@@ -1,6 +1,12 @@
 //! Syntax tree of the CEL subset: only constructs whose evaluation we can reproduce exactly.
 
 use std::fmt;
+// A wasm VM is one thread, and std's `OnceLock` costs the module 1.2 KB over `OnceCell`;
+// native users (CLI, fuzzers, benches) share compiled tables across threads, so need `Sync`.
+#[cfg(target_arch = "wasm32")]
+use std::cell::OnceCell as OnceLock;
+#[cfg(not(target_arch = "wasm32"))]
+use std::sync::OnceLock;
 
 /// The Envoy attributes a condition may read (the ones attributegen configs use).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -150,7 +156,33 @@ pub struct Matcher {
     /// The pattern exactly as written in the condition (RE2 syntax).
     pub pattern: String,
     /// The compiled pattern; may differ textually from `pattern` (see `regex::compile`).
-    pub regex: regex_lite::Regex,
+    /// Emptied by [`Matcher::release`] where the index answers for the regex (a compiled
+    /// regex is most of a lowered condition's memory), and compiled again on the rare use.
+    regex: OnceLock<regex_lite::Regex>,
+}
+
+impl Matcher {
+    pub fn new(pattern: String, regex: regex_lite::Regex) -> Matcher {
+        Matcher { pattern, regex: OnceLock::from(regex) }
+    }
+
+    /// The compiled regex: kept, or compiled again by the same translation that accepted it.
+    pub fn regex(&self) -> Result<&regex_lite::Regex, String> {
+        if let Some(regex) = self.regex.get() {
+            return Ok(regex);
+        }
+        let regex = super::regex::compile(&self.pattern)?;
+        Ok(self.regex.get_or_init(|| regex))
+    }
+
+    pub fn is_compiled(&self) -> bool {
+        self.regex.get().is_some()
+    }
+
+    /// Drops the compiled regex until it is needed again.
+    pub fn release(&mut self) {
+        self.regex = OnceLock::new();
+    }
 }
 
 impl fmt::Debug for Matcher {

@@ -79,7 +79,7 @@ pub fn eval(expr: &Expr, act: &mut dyn Activation) -> Result<Value> {
         // CEL string size counts Unicode code points, not bytes.
         (Expr::Size(_), Value::Str(s), _) => i64::try_from(s.chars().count()).ok().map(Value::Int),
         // Unanchored search, like RE2::PartialMatch in cel-cpp.
-        (Expr::Matches(_, m), Value::Str(s), _) => Some(Value::Bool(m.regex.is_match(s))),
+        (Expr::Matches(_, m), Value::Str(s), _) => Some(Value::Bool(m.regex().map_err(|e| error(&[&e]))?.is_match(s))),
         (Expr::Cmp(op, ..), x, Some(y)) => compare(*op, x, y).map(Value::Bool),
         (Expr::StrFn(f, ..), Value::Str(s), Some(Value::Str(p))) => Some(Value::Bool(match f {
             StrFn::StartsWith => s.starts_with(p.as_str()),

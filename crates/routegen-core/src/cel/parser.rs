@@ -390,7 +390,7 @@ impl<'a> Parser<'a> {
         };
         match regex::compile(&pattern) {
             Ok(regex) => {
-                let matcher = Matcher { pattern, regex };
+                let matcher = Matcher::new(pattern, regex);
                 self.node(offset, Expr::Matches(first, matcher), depth)
             }
             Err(message) => self.fail(offset, &[&message]),

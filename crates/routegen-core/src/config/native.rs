@@ -477,7 +477,8 @@ fn parse_path(key: &str, text: &str, normalize: &NormalizeOptions, limits: &Limi
                      (normalize.ignore_trailing_slash): end it with '/?' or drop the slash"
                 ));
             }
-            PathRegex::with_limit(text, true, normalize.case_insensitive, limits.max_regex_bytes).map(PathMatch::Regex)
+            PathRegex::with_limit(text, true, normalize.case_insensitive, limits.max_regex_bytes)
+                .map(|regex| PathMatch::Regex(Box::new(regex)))
         }
     }
 }

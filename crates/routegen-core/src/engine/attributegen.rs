@@ -4,9 +4,9 @@
 use super::{Engine, HostCel, Mode, Note};
 use crate::cel::{self, Activation, Expr};
 use crate::config::{AttributegenAttribute, AttributegenConfig, ConfigError, Phase};
-use crate::lower::lower;
+use crate::lower::{lower, release_regexes};
 use crate::matcher::{PathIndex, RouteId};
-use crate::route::MethodSet;
+use crate::route::{mask_allows, method_bit, MethodSet};
 
 /// One attributegen `match` entry's condition, compiled.
 #[derive(Debug)]
@@ -43,6 +43,7 @@ pub struct AttributePlan {
 #[derive(Debug)]
 struct IndexedMatch {
     position: usize,
+    mask: u16,
     methods: MethodSet,
     residual: Option<Expr>,
 }
@@ -84,15 +85,23 @@ impl AttributePlan {
         let mut interpreted = Vec::new();
         for (position, entry) in attribute.matches.into_iter().enumerate() {
             let condition_field = format!("{field}.match[{position}].condition");
-            let condition = compile_condition(&entry.condition, &condition_field, host, notes)?;
+            let mut condition = compile_condition(&entry.condition, &condition_field, host, notes)?;
             let lowered = match &condition {
                 Condition::Cel(expr) => lower(expr),
                 _ => None,
             };
             match lowered {
                 Some(l) => {
+                    if let Condition::Cel(expr) = &mut condition {
+                        release_regexes(expr);
+                    }
                     paths.push(l.path);
-                    indexed.push(IndexedMatch { position, methods: l.methods, residual: l.residual });
+                    indexed.push(IndexedMatch {
+                        position,
+                        mask: l.methods.mask(),
+                        methods: l.methods,
+                        residual: l.residual,
+                    });
                 }
                 None => interpreted.push(position),
             }
@@ -136,6 +145,7 @@ impl AttributePlan {
             None => raw_path,
         };
         self.index.candidates(url_path, scratch);
+        let bit = method_bit(method);
         let mut candidates = scratch.iter().filter_map(|&id| self.indexed.get(id as usize).map(|m| (id, m))).peekable();
         let mut interpreted = self.interpreted.iter().copied().peekable();
         loop {
@@ -149,7 +159,7 @@ impl AttributePlan {
                 }
                 (Some(_), _) => {
                     let Some((id, m)) = candidates.next() else { return Outcome::NoMatch };
-                    let holds = m.methods.allows(method) && self.index.confirm(id, url_path);
+                    let holds = mask_allows(m.mask, bit, &m.methods, method) && self.index.confirm(id, url_path);
                     let verdict = match (&m.residual, holds) {
                         (_, false) => Ok(false),
                         (None, true) => Ok(true),

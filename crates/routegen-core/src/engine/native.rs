@@ -7,7 +7,7 @@ use crate::config::{NativeConfig, ServiceSpec};
 use crate::matcher::{PathIndex, RouteId};
 use crate::metrics::MetricsConfig;
 use crate::normalize::{normalize, strip_query, NormalizeOptions};
-use crate::route::{query_value, raw_query, RouteSpec};
+use crate::route::{mask_allows, method_bit, query_value, raw_query, RouteSpec};
 
 /// An ordered route table and its index.
 #[derive(Debug)]
@@ -16,12 +16,25 @@ pub struct Table {
     /// Global id of `routes[0]` (ids number every route of the plan, fallback table first).
     pub first_id: usize,
     index: PathIndex,
+    /// Per route, what a candidate is checked against before its `RouteSpec` is touched: the
+    /// method mask (low 16 bits) and [`CONDITIONS`].
+    checks: Vec<u32>,
 }
+
+/// A route's `checks` bit: it has header or query conditions.
+const CONDITIONS: u32 = 1 << 16;
 
 impl Table {
     pub(super) fn new(routes: Vec<RouteSpec>, first_id: usize) -> Table {
         let index = PathIndex::new(routes.iter().map(|r| &r.path));
-        Table { routes, first_id, index }
+        let checks = routes
+            .iter()
+            .map(|r| {
+                let conditions = if r.headers.is_empty() && r.query.is_empty() { 0 } else { CONDITIONS };
+                u32::from(r.methods.mask()) | conditions
+            })
+            .collect();
+        Table { routes, first_id, index, checks }
     }
 
     /// The first route (by position) whose method, path, headers and query all hold. `query`
@@ -35,12 +48,18 @@ impl Table {
         scratch: &mut Vec<RouteId>,
     ) -> Option<usize> {
         self.index.candidates(path, scratch);
+        let bit = method_bit(method);
         for &id in scratch.iter() {
-            let Some(route) = self.routes.get(id as usize) else { continue };
-            if route.methods.allows(method)
+            let (Some(&check), Some(route)) = (self.checks.get(id as usize), self.routes.get(id as usize)) else {
+                continue;
+            };
+            // `route` is only a reference: its memory is read for an unusual method, for header
+            // and query conditions, and for the winner.
+            if mask_allows(check as u16, bit, &route.methods, method)
                 && self.index.confirm(id, path)
-                && route.headers.iter().all(|h| h.matches(headers.header(&h.name).as_deref()))
-                && route.query.iter().all(|q| q.matches(query_value(query, &q.name)))
+                && (check & CONDITIONS == 0
+                    || (route.headers.iter().all(|h| h.matches(headers.header(&h.name).as_deref()))
+                        && route.query.iter().all(|q| q.matches(query_value(query, &q.name)))))
             {
                 return Some(id as usize);
             }

@@ -164,14 +164,14 @@ fn random_route(rng: &mut Rng, n: usize) -> RouteSpec {
         0 => PathMatch::Prefix(text.replace(['{', '}', '*'], "").into_bytes()),
         6 => PathMatch::DirPrefix(format!("{}/", text.replace(['{', '}', '*'], "")).into_bytes()),
         1 => PathMatch::Exact(text.replace(['{', '}', '*'], "").into_bytes()),
-        2 => PathMatch::Regex(
+        2 => PathMatch::Regex(Box::new(
             crate::route::PathRegex::new(
                 &format!("{}[a-z0-9]*", text.replace(['{', '}', '*', '.'], "")),
                 rng.next() % 2 == 0,
                 false,
             )
             .unwrap(),
-        ),
+        )),
         3 if rng.next() % 3 == 0 => PathMatch::Any,
         _ => PathMatch::Template(Template::parse(&text).unwrap()),
     };
