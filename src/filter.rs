@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { loaded: None, tick_ms: 0, since_flush_ms: 0 }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { loaded: None, tick_ms: 0, since_flush_ms: 0, flushes: 0 }) });
 }}
 
 /// A compiled configuration and the metric ids defined for it.
@@ -48,25 +48,29 @@ impl Loaded {
 
 struct Root {
     loaded: Option<Rc<Loaded>>,
-    /// The tick period asked for (0: no ticks), and the time since metrics were last flushed.
+    /// The tick period asked for (0: no ticks), the time since metrics were last flushed, and
+    /// flushes modulo `LATENCY_EVERY`.
     tick_ms: u32,
     since_flush_ms: u32,
+    flushes: u32,
 }
 
 /// How often a worker with auto names catches up with the others' freezes (see
 /// `AutoNamer::refresh`): one shared-data read per tick instead of one per request.
 const AUTO_REFRESH_MS: u32 = 100;
 
-/// How often a worker's pending metric counts reach Envoy. Each flush costs up to 29 counter
-/// increments per series that moved, so the period bounds that cost; 1 s keeps counters fresher
-/// than any scrape interval (Envoy's own histograms merge only every 5 s by default).
+/// How often a worker's pending counts reach Envoy: counters every second (fresher than any
+/// scrape), latency histograms every fifth flush (5 s, Envoy's default stats flush interval,
+/// when its own histograms become visible), since each costs up to 28 increments per series.
 const METRICS_FLUSH_MS: u32 = 1000;
+const LATENCY_EVERY: u32 = 5;
 
 impl Root {
-    fn flush_metrics(&mut self) {
+    fn flush_metrics(&mut self, all: bool) {
         self.since_flush_ms = 0;
+        self.flushes = (self.flushes + 1) % LATENCY_EVERY;
         if let Some(loaded) = &self.loaded {
-            loaded.stats.flush();
+            loaded.stats.flush(all || self.flushes == 0);
         }
     }
 }
@@ -74,7 +78,7 @@ impl Root {
 impl Context for Root {
     /// VM teardown: what this worker counted since the last tick still reaches Envoy.
     fn on_done(&mut self) -> bool {
-        self.flush_metrics();
+        self.flush_metrics(true);
         true
     }
 }
@@ -109,7 +113,7 @@ impl RootContext for Root {
                 }
                 self.tick_ms = period;
                 // The old configuration's counts belong to its series: flushed before it goes.
-                self.flush_metrics();
+                self.flush_metrics(true);
                 if let Some(old) = self.loaded.replace(Rc::new(Loaded {
                     engine,
                     stats: Stats::default(),
@@ -136,7 +140,7 @@ impl RootContext for Root {
         }
         self.since_flush_ms = self.since_flush_ms.saturating_add(self.tick_ms);
         if self.since_flush_ms >= METRICS_FLUSH_MS {
-            self.flush_metrics();
+            self.flush_metrics(false);
         }
     }
 

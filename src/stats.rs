@@ -49,18 +49,19 @@ enum Tally {
 }
 
 impl Tally {
-    fn flush(&mut self) {
+    fn flush(&mut self, latency: bool) {
         match self {
             Tally::Counter { id, pending } => {
                 if *pending > 0 {
                     host::add(*id, std::mem::take(pending));
                 }
             }
-            Tally::Latency(latency) => latency.1.drain(|index, delta| {
-                if let Some(&id) = latency.0.get(index) {
+            Tally::Latency(tally) if latency => tally.1.drain(|index, delta| {
+                if let Some(&id) = tally.0.get(index) {
                     host::add(id, delta);
                 }
             }),
+            Tally::Latency(_) => {}
         }
     }
 }
@@ -117,11 +118,12 @@ impl Stats {
         }
     }
 
-    /// Sends every pending count to Envoy: one increment per counter that moved.
-    pub fn flush(&self) {
+    /// Sends the pending counts to Envoy, one increment per counter that moved; the latency
+    /// histograms' only with `latency` (up to 28 increments per series: flushed less often).
+    pub fn flush(&self, latency: bool) {
         let Ok(mut tallies) = self.tallies.try_borrow_mut() else { return };
         for list in &mut tallies.0 {
-            list.iter_mut().for_each(|(_, tally)| tally.flush());
+            list.iter_mut().for_each(|(_, tally)| tally.flush(latency));
         }
     }
 

@@ -243,7 +243,7 @@ def test_every_workers_pending_counts_are_flushed(envoy_bin, wasm_path, stack, t
                     and latency_buckets(samples, "slow").get("+Inf") == slow)
             return samples if done else None
 
-        samples = wait_until(flushed, 10, "both workers' counts flushed")
+        samples = wait_until(flushed, 15, "both workers' counts flushed")
         workers = {k: v for k, v in envoy.stats().items() if ".worker_" in k and k.endswith("downstream_cx_total")}
         assert len(workers) == 2 and all(v > 0 for v in workers.values()), f"traffic on both workers: {workers}"
         assert requests_by_labels(samples) == {("GET /ok", "success", "200"): fast, ("slow", "success", "200"): slow}
