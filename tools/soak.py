@@ -29,6 +29,7 @@ from routegen_support import prom, wrk
 from routegen_support.envoy import (EnvoyError, EnvoyProcess, bootstrap as envoy_bootstrap, direct_route,
                                     http_listener, virtual_host, wasm_filter)
 from routegen_support.ports import HOST
+from routegen_support.waiting import wait_for
 
 CONFIG = {
     "default": "[DEFAULT]",
@@ -152,7 +153,12 @@ def main() -> int:
                   f"non-2xx {phase['non2xx']}, socket errors {phase['socket_errors']}, RSS {samples[-1][2]['rss_mb']:.1f} MB",
                   flush=True)
         elapsed = time.monotonic() - started
-        time.sleep(0.5)
+        # The worker flushes its counts every second: wait (bounded) until they account for
+        # every response wrk read.
+        try:
+            wait_for(lambda: prometheus_sums(envoy)[0] >= sent, 10, 0.2, "the last counts flushed")
+        except AssertionError:
+            pass  # the exact check below reports the shortfall
         total, errors, per_route = prometheus_sums(envoy)
         log_text = envoy.log_text()
     finally:
