@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from routegen_support import prom, wrk
 from routegen_support.envoy import (EnvoyError, EnvoyProcess, bootstrap as envoy_bootstrap, direct_route,
                                     http_listener, virtual_host, wasm_filter)
@@ -65,13 +67,14 @@ REQUESTS = [
     ("GET", "/" + "x/" * 200, "books"),
 ]
 
-STATS_TAGS = [{"tag_name": tag, "regex": f"(;{tag}=([^;]*))"} for tag in ("route", "classification", "status_code", "kind")]
+# The shipped tag extractors (service, route, le, ...): the soak's config has services.
+STATS_CONFIG = Path(__file__).resolve().parent.parent / "examples/envoy/stats-config.yaml"
 
 
 def bootstrap(envoy: EnvoyProcess, wasm: str) -> dict:
     listener = http_listener(envoy.port, http_filters=[wasm_filter(wasm, CONFIG, failure_policy="FAIL_RELOAD")],
                              virtual_hosts=[virtual_host([direct_route()])])
-    return envoy_bootstrap(envoy.admin_port, [listener], stats_config={"stats_tags": STATS_TAGS})
+    return envoy_bootstrap(envoy.admin_port, [listener], **yaml.safe_load(STATS_CONFIG.read_text()))
 
 
 def rss_kb(pid: int) -> int:
