@@ -19,6 +19,7 @@ import yaml
 from routegen_support import prom
 from routegen_support.envoy import (EnvoyProcess, bootstrap as envoy_bootstrap, cluster_route, http_listener,
                                     static_cluster, virtual_host, wasm_filter)
+from routegen_support.harness import LdsEnvoy
 from routegen_support.http import http_exchange
 from routegen_support.paths import ROOT
 from routegen_support.ports import HOST
@@ -257,6 +258,31 @@ def test_every_workers_pending_counts_are_flushed(envoy_bin, wasm_path, stack, t
             assert count == n
         slow_buckets = latency_buckets(samples, "slow")
         assert slow_buckets["30"] == 0 and slow_buckets["30000"] == slow, f"{SLOW_MS} ms responses: {slow_buckets}"
+    finally:
+        envoy.stop()
+
+
+def test_a_replaced_configuration_keeps_its_pending_counts(envoy_bin, wasm_path, tmp_path):
+    """Counts still pending in a worker when a new configuration arrives (LDS, well within the
+    1 s flush) reach Envoy all the same: none lost, none counted twice. (The old listener's root
+    context keeps ticking while it drains, so its timer or its teardown flushes them.)"""
+    v1 = {"default": "[V1]", "metrics": {"enabled": True, "status_label": "none"}, "routes": ["GET /books/{id}"]}
+    v2 = {**v1, "default": "[V2]"}
+    envoy = LdsEnvoy(envoy_bin, wasm_path, tmp_path, v1)
+    envoy.start()
+    try:
+        sent = 25
+        for i in range(sent):
+            assert envoy.request("GET", f"/books/{i}").status == 200
+        envoy.write_lds(v2)
+        wait_for(lambda: envoy.stats().get("listener_manager.lds.update_success", 0) >= 2, 10, 0.05, "LDS took v2")
+        name = "wasmcustom.routegen_requests_total;route=GET /books/{id};classification=success"
+
+        def counted():
+            value = envoy.stats("routegen_requests_total").get(name, 0)
+            return value if value >= sent else None
+        assert wait_until(counted, 10, "v1's requests flushed") == sent
+        assert envoy.request("GET", "/nowhere").attr() == "[V2]", "the new configuration serves"
     finally:
         envoy.stop()
 
