@@ -12,6 +12,10 @@
 #                       routes, metrics on, attributegen format, auto names on unmatched traffic
 #                       (10 variants x 3 rounds x 5 s plus startup, pre-check and warm-up: about 3
 #                       minutes, well under 10)
+#   make bench-sweep    route-count sweep 10 -> 100,000: Envoy CPU per request and Envoy memory for
+#                       routegen native (synthetic, GitHub), attributegen format and Envoy's native
+#                       route table (both capped at 10,000), the floor and no filter; writes
+#                       bench/sweep.svg (bounded: no new size after BENCH_SWEEP_BUDGET s, ~10 min)
 #   make bench-vm       the filter module in Node's V8 behind a JS stub host: ns and host calls per
 #                       request for the same variants, far less noisy than a whole Envoy (~1 min)
 #   make bench-profile  callgrind profile of NativePlan::decide at 1,000 GitHub routes, then
@@ -41,6 +45,15 @@ BENCH_ENVOY_ARGS ?=
 BENCH_PROFILE_ARGS ?=
 BENCH_ENVOY_RUN   = $(PY) tools/bench/envoy.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) \
                     --floor $(BENCH_FLOOR) --api $(GITHUB_API)
+
+.PHONY: bench-sweep
+BENCH_SWEEP_BUDGET ?= 600
+BENCH_SWEEP_ARGS   ?=
+
+## bench-sweep: CPU and memory by route-table size, every variant, plotted into bench/sweep.svg
+bench-sweep: build bench-floor bench-tools github-api venv $(call envoy_bin,$(ENVOY_VERSION))
+	$(PY) tools/bench/sweep.py --envoy $(call envoy_bin,$(ENVOY_VERSION)) --wasm $(WASM) --floor $(BENCH_FLOOR) \
+		--api $(GITHUB_API) --budget $(BENCH_SWEEP_BUDGET) --json $(BENCH_TARGET_DIR)/sweep.json --svg bench/sweep.svg $(BENCH_SWEEP_ARGS)
 
 .PHONY: bench bench-flatness bench-vm bench-auto bench-envoy bench-profile bench-size bench-smoke bench-floor bench-tools bench-wasm
 
@@ -98,7 +111,7 @@ bench-size: build
 bench-smoke: build bench-floor bench-tools github-api venv bench-auto $(call envoy_bin,$(ENVOY_VERSION))
 	BENCH_GITHUB_API=$(GITHUB_API) BENCH_RUNS=1 BENCH_MS=5 BENCH_SIZES=10,100 BENCH_SYNTHETIC=10,1000 \
 		BENCH_SAMPLE=512 $(BENCH_CARGO)
-	$(BENCH_ENVOY_RUN) --variants none,floor,rg-10000,ag-100,auto-100 --synthetic 1000 --rounds 1 --seconds 1 \
+	$(BENCH_ENVOY_RUN) --variants none,floor,rg-10000,ag-100,auto-100,envoy-100 --synthetic 1000 --rounds 1 --seconds 1 \
 		--warmup 0 --check 50 --sample 200 --workdir $(BENCH_TARGET_DIR)/envoy-smoke
-	$(PY) tools/bench/vm.py --wasm $(WASM) --floor $(BENCH_FLOOR) --api $(GITHUB_API) --variants floor,rg-100,auto-100 \
+	$(PY) tools/bench/vm.py --wasm $(WASM) --floor $(BENCH_FLOOR) --api $(GITHUB_API) --variants floor,rg-100,rg-100-metrics,auto-100 \
 		--repeats 1 --requests 2000 --runs 1 --sample 200

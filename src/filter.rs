@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { loaded: None }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { loaded: None, tick_ms: 0, since_flush_ms: 0, flushes: 0 }) });
 }}
 
 /// A compiled configuration and the metric ids defined for it.
@@ -48,13 +48,40 @@ impl Loaded {
 
 struct Root {
     loaded: Option<Rc<Loaded>>,
+    /// The tick period asked for (0: no ticks), the time since metrics were last flushed, and
+    /// flushes modulo `LATENCY_EVERY`.
+    tick_ms: u32,
+    since_flush_ms: u32,
+    flushes: u32,
 }
 
 /// How often a worker with auto names catches up with the others' freezes (see
 /// `AutoNamer::refresh`): one shared-data read per tick instead of one per request.
 const AUTO_REFRESH_MS: u32 = 100;
 
-impl Context for Root {}
+/// How often a worker's pending counts reach Envoy: counters every second (fresher than any
+/// scrape), latency histograms every fifth flush (5 s, Envoy's default stats flush interval,
+/// when its own histograms become visible), since each costs up to 28 increments per series.
+const METRICS_FLUSH_MS: u32 = 1000;
+const LATENCY_EVERY: u32 = 5;
+
+impl Root {
+    fn flush_metrics(&mut self, all: bool) {
+        self.since_flush_ms = 0;
+        self.flushes = (self.flushes + 1) % LATENCY_EVERY;
+        if let Some(loaded) = &self.loaded {
+            loaded.stats.flush(all || self.flushes == 0);
+        }
+    }
+}
+
+impl Context for Root {
+    /// VM teardown: what this worker counted since the last tick still reaches Envoy.
+    fn on_done(&mut self) -> bool {
+        self.flush_metrics(true);
+        true
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
@@ -75,10 +102,18 @@ impl RootContext for Root {
                     Mode::Native(plan) => plan.auto.clone().map(|auto| RefCell::new(AutoNamer::new(auto))),
                     Mode::Attributegen(_) => None,
                 };
-                let period = if namer.is_some() { AUTO_REFRESH_MS } else { 0 };
+                let metrics_on = matches!(&engine.mode, Mode::Native(plan) if plan.metrics.enabled);
+                let period = match (namer.is_some(), metrics_on) {
+                    (true, _) => AUTO_REFRESH_MS,
+                    (false, true) => METRICS_FLUSH_MS,
+                    (false, false) => 0,
+                };
                 if let Err(status) = host::set_tick_period(period) {
-                    warn!("routegen: cannot set a {period} ms tick (status {status}): auto names will not see other workers' freezes");
+                    warn!("routegen: cannot set a {period} ms tick (status {status}): auto names and metrics depend on it");
                 }
+                self.tick_ms = period;
+                // The old configuration's counts belong to its series: flushed before it goes.
+                self.flush_metrics(true);
                 if let Some(old) = self.loaded.replace(Rc::new(Loaded {
                     engine,
                     stats: Stats::default(),
@@ -102,6 +137,10 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         if let Some(Ok(mut namer)) = self.loaded.as_ref().and_then(|l| l.namer.as_ref()).map(RefCell::try_borrow_mut) {
             namer.refresh(&mut HostShared);
+        }
+        self.since_flush_ms = self.since_flush_ms.saturating_add(self.tick_ms);
+        if self.since_flush_ms >= METRICS_FLUSH_MS {
+            self.flush_metrics(false);
         }
     }
 
@@ -237,8 +276,9 @@ fn record_request(plan: &NativePlan, stats: &Stats, counted: &Counted) {
         (None, None) => plan.default_decision(counted.service).name.unwrap_or("unknown"),
     };
     // No response code (a reset before headers) reads as 0: a failure.
-    let status = host::get_property(&["response", "code"]).ok().flatten().and_then(integer_bytes).unwrap_or(0);
-    let status = u32::try_from(status).unwrap_or(0);
+    // `:status` is a plain header read, cheaper than the `response.code` property.
+    let status = host::header(host::RESPONSE_HEADERS, ":status").ok().flatten();
+    let status = status.and_then(|s| std::str::from_utf8(&s).ok()?.parse().ok()).unwrap_or(0);
     let classification = metrics::classify(status, grpc_status(), route.and_then(|r| r.failure_classes.as_deref()));
     let elapsed_ns = host::now_nanos().saturating_sub(counted.start_ns);
     let key = match (counted.route, &counted.auto) {

@@ -33,11 +33,14 @@ import time
 import uuid
 from pathlib import Path
 
+import yaml
+
 from routegen_support import prom, wrk
 from routegen_support.memory import Sample, rss_kb, svg_plot, wasm_memory
 from routegen_support.envoy import (EnvoyError, EnvoyProcess, bootstrap as envoy_bootstrap, direct_route,
                                     http_listener, virtual_host, wasm_filter)
 from routegen_support.ports import HOST
+from routegen_support.waiting import wait_for
 
 CONFIG = {
     "default": "[DEFAULT]",
@@ -95,7 +98,8 @@ def auto_requests(n: int = 60) -> list[tuple[str, str, str]]:
     ]
     return [(*rng.choice(shapes)(), "shop") for _ in range(n)]
 
-STATS_TAGS = [{"tag_name": tag, "regex": f"(;{tag}=([^;]*))"} for tag in ("service", "route", "classification", "status_code", "kind")]
+# The shipped tag extractors (service, route, le, ...): the soak's config has services.
+STATS_CONFIG = Path(__file__).resolve().parent.parent / "examples/envoy/stats-config.yaml"
 
 
 def bootstrap(envoy: EnvoyProcess, wasm: str, access_log: Path) -> dict:
@@ -107,7 +111,7 @@ def bootstrap(envoy: EnvoyProcess, wasm: str, access_log: Path) -> dict:
                wasm_filter(wasm, ATTRIBUTEGEN, name="routegen_ag", failure_policy="FAIL_RELOAD")]
     listener = http_listener(envoy.port, http_filters=filters, virtual_hosts=[virtual_host([direct_route()])],
                              access_log=[logger])
-    return envoy_bootstrap(envoy.admin_port, [listener], stats_config={"stats_tags": STATS_TAGS})
+    return envoy_bootstrap(envoy.admin_port, [listener], **yaml.safe_load(STATS_CONFIG.read_text()))
 
 
 def sample(envoy: EnvoyProcess) -> dict:
@@ -200,6 +204,12 @@ def main() -> int:
                   f"non-2xx {phase['non2xx']}, socket errors {phase['socket_errors']}, RSS {samples[-1][2]['rss_mb']:.1f} MB",
                   flush=True)
         elapsed = time.monotonic() - started
+        # The worker flushes its counts every second: wait (bounded) until they account for
+        # every response wrk read.
+        try:
+            wait_for(lambda: prometheus_sums(envoy)[0] >= sent, 10, 0.2, "the last counts flushed")
+        except AssertionError:
+            pass  # the exact check below reports the shortfall
         time.sleep(1.5)  # the access log's flush interval
         total, errors, per_route = prometheus_sums(envoy)
         log_text = envoy.log_text()

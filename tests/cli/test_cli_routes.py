@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import math
 import shutil
 import threading
 import time
@@ -153,14 +154,23 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"ok")
 
 
-def check_linkerd_queries(prom_port):
-    """What `linkerd viz routes` asks Prometheus, answered per route from the filter's series."""
+def check_linkerd_queries(prom_port, port):
+    """What `linkerd viz routes` asks Prometheus, answered per route from the filter's series.
+    Its latency query takes `irate` (the last two scrapes), and the filter flushes latency every
+    5 s: a trickle of /ok and /slow keeps the newest flush carrying both (a bounded wait)."""
     counts = {}
     for row in prometheus.query(prom_port, LINKERD_REQUESTS):
         counts[(row["metric"]["rt_route"], row["metric"]["classification"])] = float(row["value"][1])
     assert counts.get(("GET /ok", "success"), 0) > 0 and ("GET /ok", "failure") not in counts, counts
     assert counts.get(("GET /fail", "failure"), 0) > 0 and ("GET /fail", "success") not in counts, counts
-    p50 = {row["metric"]["rt_route"]: float(row["value"][1]) for row in prometheus.query(prom_port, LINKERD_LATENCY.format(q=0.5))}
+
+    def p50s():
+        send(port, "/ok", 1)
+        send(port, "/slow", 1)
+        rows = prometheus.query(prom_port, LINKERD_LATENCY.format(q=0.5))
+        p50 = {row["metric"]["rt_route"]: float(row["value"][1]) for row in rows}
+        return p50 if all(math.isfinite(p50.get(r, math.nan)) for r in ("GET /ok", "GET /slow")) else None
+    p50 = wait_until(p50s, 30, "Linkerd's irate latency query answered for /ok and /slow")
     assert 20 <= p50["GET /slow"] <= 100 and p50["GET /ok"] <= 10, p50
     for q in (0.95, 0.99):
         assert {row["metric"]["rt_route"] for row in prometheus.query(prom_port, LINKERD_LATENCY.format(q=q))} >= {"GET /ok", "GET /slow"}
@@ -214,7 +224,7 @@ def test_envoy_source_with_a_real_envoy(run, tmp_path, envoy_bin, wasm_path, nam
         send(port, "/nowhere", 5)
         wait_until(lambda: prom_value(prom_port, f"sum({histogram})") >= 44, 40, "the burst scraped")
         if names == "linkerd":
-            check_linkerd_queries(prom_port)
+            check_linkerd_queries(prom_port, port)
         proc = run("routes", "--prometheus", f"http://{HOST}:{prom_port}", "--source", source, "--config", config, "-o", "json")
         assert proc.returncode == 0, proc.stderr
         rows = {r["route"]: r for r in json.loads(proc.stdout)["routes"]}

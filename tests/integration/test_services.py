@@ -4,6 +4,8 @@ the service's default, then the global default."""
 
 import pytest
 
+from routegen_support.waiting import wait_for
+
 CONFIG = {
     "default": "[DEFAULT]",
     "services": [
@@ -87,8 +89,12 @@ def test_metrics_carry_the_service(start_envoy):
     for authority, path in [("books", "/health"), ("shop.example.com", "/health"), ("shop.example.com", "/health"),
                             ("nobody", "/health")]:
         assert envoy.request("GET", path, authority=authority).status == 200
-    stats = envoy.stats("routegen_requests_total")
-    counts = {name.split("routegen_requests_total", 1)[1]: value for name, value in stats.items()}
+
+    def counted():  # each worker flushes its counts every second
+        stats = envoy.stats("routegen_requests_total")
+        counts = {name.split("routegen_requests_total", 1)[1]: value for name, value in stats.items()}
+        return counts if sum(counts.values()) >= 4 else None
+    counts = wait_for(counted, timeout=10, what="the 4 requests flushed")
     assert counts == {
         ";service=books;route=global:health;classification=success": 1,
         ";service=shop.example.com;route=global:health;classification=success": 2,

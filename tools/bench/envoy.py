@@ -173,16 +173,43 @@ class Scan:
 # Envoy
 
 
-def bootstrap(port, admin_port, wasm_filter, stats_config_text):
+def uri_template(template):
+    """The template as Envoy's uri_template accepts it (variables renamed v1, v2, ...), or None
+    where it cannot be written as one (only whole-segment variables and plain literals)."""
+    count = iter(range(1, 1000))
+    rewritten = re.sub(r"\{[^}]*\}", lambda _: "{v%d}" % next(count), template)
+    return rewritten if re.fullmatch(r"(/([A-Za-z0-9_-]+|\{v[0-9]{1,3}\}))+", rewritten) else None
+
+
+def envoy_routes(ops, direct):
+    """Envoy's own named route table: one route per operation (uri_template and `:method`, in
+    order: first match wins, as in routegen), then a catch-all named like routegen's default."""
+    routes = [{
+        "name": name(op),
+        "match": {
+            "path_match_policy": {
+                "name": "envoy.path.match.uri_template",
+                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig",
+                                 "path_template": uri_template(op[1])},
+            },
+            "headers": [{"name": ":method", "string_match": {"exact": op[0]}}],
+        },
+        "direct_response": direct,
+    } for op in ops]
+    return routes + [{"name": "[DEFAULT]", "match": {"prefix": "/"}, "direct_response": direct}]
+
+
+def bootstrap(port, admin_port, wasm_filter, stats_config_text, ops=None):
     direct = direct_response(200, "ok")
+    # `ops`: Envoy's native route table (no filter); the pre-check reads its `%ROUTE_NAME%`.
+    routes = envoy_routes(ops, direct) if ops else [{"match": {"prefix": "/"}, "direct_response": direct}]
+    named = "%ROUTE_NAME%" if ops else "%FILTER_STATE(wasm.istio_operationId:PLAIN)%"
     virtual_hosts = [
-        # The pre-check: echoes the filter state as a header. Exact-domain lookup, so the
+        # The pre-check: echoes the route's name as a header. Exact-domain lookup, so the
         # measured traffic (Host 127.0.0.1:port) never evaluates this formatter.
-        virtual_host([{"match": {"prefix": "/"}, "direct_response": direct}], name="check", domains=["check.bench"],
-                     response_headers_to_add=[{
-                         "header": {"key": "x-route", "value": "%FILTER_STATE(wasm.istio_operationId:PLAIN)%"},
-                     }]),
-        virtual_host([{"match": {"prefix": "/"}, "direct_response": direct}], name="bench"),
+        virtual_host(routes, name="check", domains=["check.bench"],
+                     response_headers_to_add=[{"header": {"key": "x-route", "value": named}}]),
+        virtual_host(routes, name="bench"),
     ]
     listener = http_listener(port, http_filters=[wasm_filter] if wasm_filter else [], virtual_hosts=virtual_hosts,
                              name="ingress", route_config_name="bench")
@@ -201,9 +228,10 @@ def cpu(n):
 
 
 class Variant:
-    def __init__(self, key, label, requests, wasm=None, configuration=None, expect=None):
+    def __init__(self, key, label, requests, wasm=None, configuration=None, expect=None, ops=None):
         self.key, self.label, self.requests = key, label, requests
         self.wasm, self.configuration = wasm, configuration
+        self.ops = ops  # Envoy's native route table instead of a filter
         self.expect = expect  # function (method, path) -> expected x-route, or None for no filter
         self.proc = None
         self.cpu_per_req = []  # µs per round
@@ -216,7 +244,7 @@ class Variant:
         filt = wasm_filter(self.wasm, json.dumps(self.configuration), name="bench_" + self.key.replace("-", "_"),
                            vm_id="bench_" + self.key.replace("-", "_"), root_id="") if self.wasm else None
         self.proc = EnvoyProcess(
-            envoy, workdir, lambda e: bootstrap(e.port, e.admin_port, filt, stats_config_text), name="envoy-%s" % self.key,
+            envoy, workdir, lambda e: bootstrap(e.port, e.admin_port, filt, stats_config_text, self.ops), name="envoy-%s" % self.key,
             log_level="warning", extra_args=["--component-log-level", "wasm:warning"], file_flush_ms=None,
             ready_timeout=90, cpu=cpu(0), new_session=True,
         ).spawn()
@@ -320,9 +348,10 @@ def main():
     p.add_argument("--floor", default=os.path.join(root, "target/bench-floor/routegen_bench_floor.wasm"))
     p.add_argument("--api", default=os.path.join(root, ".cache/github-api.json"))
     p.add_argument("--stats-config", default=os.path.join(root, "examples/envoy/stats-config.yaml"))
-    p.add_argument("--variants", default="none,floor,floor-authority,rg-10,rg-100,rg-1000,rg-10000,rg-1000-metrics,ag-1000,auto-100,auto-1000",
+    p.add_argument("--variants", default="none,floor,floor-authority,rg-10,rg-100,rg-1000,rg-10000,rg-1000-metrics,ag-1000,"
+                   "envoy-10,envoy-100,envoy-1000,envoy-10000,auto-100,auto-1000",
                    help="none, floor, floor-authority, rg-<N> (N GitHub operations; rg-10000: the synthetic table), "
-                        "rg-<N>-metrics, ag-<N> (attributegen format), auto-<N> (auto names, no routes, traffic of "
+                        "rg-<N>-metrics, ag-<N> (attributegen format), envoy-<N> (Envoy's native named route table, no filter), auto-<N> (auto names, no routes, traffic of "
                         "N GitHub operations: auto-100 fits max_names, auto-1000 overflows it); "
                         "VARIANT@FILE.wasm runs a variant with another build of the module")
     p.add_argument("--rounds", type=int, default=3)
@@ -373,6 +402,15 @@ def main():
         if key == "floor-authority":
             return Variant(key, "floor filter reading :authority too (3 header reads)", table(1000)[1], args.floor,
                            "authority", lambda m, p: "floor")
+        m = re.fullmatch(r"envoy-(\d+)", key)
+        if m:
+            # Envoy's own route table, the templates uri_template accepts (GitHub: ~1,100 of 1,223).
+            n = int(m.group(1))
+            source = "synthetic" if n == 10000 else n
+            ops = [op for op in table(source)[0] if uri_template(op[1])]
+            scan = Scan(ops)
+            return Variant(key, "Envoy native route table, %d named routes (uri_template + :method)" % len(ops),
+                           table(source)[1], expect=lambda m, p: scan.first(m, p) or "[DEFAULT]", ops=ops)
         m = re.fullmatch(r"auto-(\d+)", key)
         if m:
             # Every request unmatched: each is named by the auto namer (no routes at all).

@@ -37,6 +37,8 @@ def main():
     p.add_argument("--requests", type=int, default=100000, help="requests per timed run")
     p.add_argument("--runs", type=int, default=7, help="timed runs per repeat (median kept)")
     p.add_argument("--sample", type=int, default=1000)
+    p.add_argument("--per-tick", type=int, default=10000,
+                   help="requests between two root-context ticks (the metrics flush): ~a worker's requests per second")
     p.add_argument("--synthetic", type=int, default=10000)
     args = p.parse_args()
 
@@ -80,7 +82,8 @@ def main():
     node = [os.environ.get("NODE", "node"), "--no-warnings", os.path.join(ROOT, "tools/bench/wasm_filter.mjs")]
     for repeat in range(args.repeats):
         for v in variants:
-            out = subprocess.run(node + [v["module"], v["config"], v["sample"], str(args.requests), str(args.runs)],
+            out = subprocess.run(node + [v["module"], v["config"], v["sample"], str(args.requests), str(args.runs),
+                                         str(args.per_tick)],
                                  capture_output=True, text=True, timeout=600)
             if out.returncode != 0:
                 raise SystemExit("%s failed:\n%s%s" % (v["key"], out.stdout, out.stderr))

@@ -19,4 +19,5 @@ pub mod metrics;
 pub mod normalize;
 pub mod reference;
 pub mod route;
+pub mod tally;
 pub mod template;

@@ -10,6 +10,7 @@
 //! `examples/envoy/envoy.yaml`):
 //! `routegen_requests_total;route=GET /books/{id};classification=success;status_code=200`.
 
+use crate::tally::LatencyPart;
 use std::fmt;
 
 /// The metric name prefix when the config names none (and for config errors, before any).
@@ -100,6 +101,28 @@ pub fn series_name(config: &MetricsConfig, metric: Metric, labels: &Labels<'_>, 
         }
     }
     name
+}
+
+/// The counter behind one part of the latency histogram: `series_name`'s latency name with
+/// `_bucket` (and `;le=<bound>`), `_sum` or `_count` after the base name, Prometheus-style.
+pub fn latency_series_name(config: &MetricsConfig, labels: &Labels<'_>, part: LatencyPart) -> String {
+    let name = series_name(config, Metric::Latency, labels, "");
+    let (base, tags) = name.split_at(name.find(';').unwrap_or(name.len()));
+    let mut out = String::from(base);
+    out.push_str(match part {
+        LatencyPart::Bucket(_) => "_bucket",
+        LatencyPart::Sum => "_sum",
+        LatencyPart::Count => "_count",
+    });
+    out.push_str(tags);
+    if let LatencyPart::Bucket(bound) = part {
+        out.push_str(";le=");
+        match bound {
+            Some(bound) => out.push_str(&bound.to_string()),
+            None => out.push_str("+Inf"),
+        }
+    }
+    out
 }
 
 /// How the status appears in `status_code`: the code (bounded by HTTP itself), its class
@@ -282,6 +305,22 @@ mod tests {
         assert_eq!(
             series_name(&linkerd, Metric::Latency, &books, ""),
             "route_response_latency_ms;dst=unknown;rt_route=GET /books/{id}"
+        );
+        assert_eq!(
+            latency_series_name(&ours, &books, LatencyPart::Bucket(Some(5))),
+            "routegen_request_duration_milliseconds_bucket;route=GET /books/{id};le=5"
+        );
+        assert_eq!(
+            latency_series_name(&linkerd, &books, LatencyPart::Bucket(None)),
+            "route_response_latency_ms_bucket;dst=unknown;rt_route=GET /books/{id};le=+Inf"
+        );
+        assert_eq!(
+            latency_series_name(&ours, &odd, LatencyPart::Sum),
+            "routegen_request_duration_milliseconds_sum;service=books;route=a,b"
+        );
+        assert_eq!(
+            latency_series_name(&ours, &v12, LatencyPart::Count),
+            "routegen_request_duration_milliseconds_count;route=v1.2 x"
         );
         assert_eq!(status_label(503, StatusLabel::Class), "5xx");
         assert_eq!(status_label(0, StatusLabel::Class), "other");
