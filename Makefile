@@ -17,9 +17,12 @@ CARGO_WASM := target/$(TARGET)/release/routegen.wasm
 # re-loop the control flow and -Oz again to a fixed point (~5 KB less than -Oz alone).
 # --low-memory-unused (~2 KB less): Rust lays wasm32 out stack first (the stack pointer starts
 # at 1 MiB and data follows it), so the low 1 KiB is touched only by a 1 MiB-deep stack.
+# Before that, wasm-metadce drops the exports tools/module-exports.txt does not list (callbacks
+# for features routegen never uses; ~8 KB), and the code only they reach.
 WASM    := target/routegen.wasm
-WASM_OPT_FLAGS := -Oz --flatten --rereloop -Oz --converge --low-memory-unused --strip-debug --strip-producers \
-                  --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
+WASM_FEATURES  := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
+WASM_OPT_FLAGS := -Oz --flatten --rereloop -Oz --converge --low-memory-unused --strip-debug --strip-producers $(WASM_FEATURES)
+WASM_EXPORTS   := tools/module-exports.txt
 envoy_bin = $(CACHE)/envoy-$(1)/bin/envoy
 
 export CARGO_TERM_COLOR ?= never
@@ -30,8 +33,11 @@ export CARGO_TERM_COLOR ?= never
 build: wasm-target wasm-opt
 	cargo build --release --target $(TARGET) -p routegen --lib
 	@# wasm-opt to a fixed point takes ~9 s: only when cargo's output changed.
-	@if [ ! -f $(WASM) ] || [ $(CARGO_WASM) -nt $(WASM) ]; then \
-		echo "wasm-opt $(WASM_OPT_FLAGS) $(CARGO_WASM) -o $(WASM)"; wasm-opt $(WASM_OPT_FLAGS) $(CARGO_WASM) -o $(WASM); fi
+	@if [ ! -f $(WASM) ] || [ $(CARGO_WASM) -nt $(WASM) ] || [ $(WASM_EXPORTS) -nt $(WASM) ]; then \
+		python3 tools/metadce_graph.py $(WASM_EXPORTS) > target/routegen.exports.json && \
+		echo "wasm-metadce --graph-file target/routegen.exports.json $(CARGO_WASM) -o target/routegen.dce.wasm" && \
+		wasm-metadce $(WASM_FEATURES) --graph-file target/routegen.exports.json $(CARGO_WASM) -o target/routegen.dce.wasm >/dev/null && \
+		echo "wasm-opt $(WASM_OPT_FLAGS) target/routegen.dce.wasm -o $(WASM)" && wasm-opt $(WASM_OPT_FLAGS) target/routegen.dce.wasm -o $(WASM); fi
 	@echo "built $(WASM): $$(stat -c %s $(WASM)) bytes (cargo output: $$(stat -c %s $(CARGO_WASM)) bytes)"
 
 wasm-target:

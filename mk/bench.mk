@@ -105,7 +105,7 @@ bench-vm: build bench-floor github-api venv
 ## bench-size: the module's size before and after wasm-opt
 bench-size: build
 	@echo "cargo output $(CARGO_WASM): $$(stat -c %s $(CARGO_WASM)) bytes"
-	@echo "shipped      $(WASM): $$(stat -c %s $(WASM)) bytes (wasm-opt $(WASM_OPT_FLAGS))"
+	@echo "shipped      $(WASM): $$(stat -c %s $(WASM)) bytes (wasm-metadce keeping $(WASM_EXPORTS), then wasm-opt $(WASM_OPT_FLAGS))"
 
 ## bench-smoke: both benchmarks, tiny and fast, to prove they work (for make test)
 bench-smoke: build bench-floor bench-tools github-api venv bench-auto $(call envoy_bin,$(ENVOY_VERSION))

@@ -66,6 +66,19 @@ const METRICS_FLUSH_MS: u32 = 1000;
 const LATENCY_EVERY: u32 = 5;
 
 impl Root {
+    /// Workers admit auto names concurrently, so the gauge one sets at its admission can be
+    /// older than another's: each flush sets it from the process-wide count.
+    fn set_auto_names_gauge(&self) {
+        let Some(loaded) = &self.loaded else { return };
+        let (Mode::Native(plan), Some(namer)) = (&loaded.engine.mode, &loaded.namer) else { return };
+        if let Ok(namer) = namer.try_borrow() {
+            let count = namer.admitted_total(&mut HostShared);
+            if count > 0 {
+                stats::set_auto_names(&plan.metrics.prefix, count);
+            }
+        }
+    }
+
     fn flush_metrics(&mut self, all: bool) {
         self.since_flush_ms = 0;
         self.flushes = (self.flushes + 1) % LATENCY_EVERY;
@@ -141,6 +154,7 @@ impl RootContext for Root {
         self.since_flush_ms = self.since_flush_ms.saturating_add(self.tick_ms);
         if self.since_flush_ms >= METRICS_FLUSH_MS {
             self.flush_metrics(false);
+            self.set_auto_names_gauge();
         }
     }
 
