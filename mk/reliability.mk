@@ -15,7 +15,7 @@
 FUZZ_DIR            := fuzz
 FUZZ_TARGETS        := config cel native_decide attributegen_eval route_table openapi_import auto_names gateway_import envoy_import access_log
 FUZZ_SECONDS        ?= 60
-FUZZ_SMOKE_SECONDS  ?= 5
+FUZZ_SMOKE_SECONDS  ?= 4
 # Per-input timeout (seconds) and RSS cap (MB): a slow or memory-hungry input is a finding.
 FUZZ_INPUT_TIMEOUT  ?= 10
 FUZZ_RSS_MB         ?= 2048

@@ -19,8 +19,8 @@ from routegen_support import synthetic_api as api
 from routegen_support.harness import Envoy, assert_vm_healthy
 from routegen_support.http import keepalive_requests
 
-TRAIN = 8000
-FRESH = 3000
+TRAIN = 6000
+FRESH = 2000
 
 
 @pytest.fixture(scope="module")
