@@ -24,23 +24,10 @@ import time
 from routegen_support.ecds import EcdsEnvoy, module_variant
 from routegen_support.envoy import version_tuple
 from routegen_support.harness import assert_vm_healthy
-from routegen_support.load import Load
+from routegen_support.load import V1, V2, V3, Load
 from routegen_support.waiting import wait_for
 
 
-def native(tag: str) -> dict:
-    return {"default": f"[DEFAULT {tag}]", "routes": [
-        {"name": f"{tag} book", "method": "GET", "path": "/books/{id}"},
-        {"name": f"{tag} author", "path_prefix": "/authors/"},
-    ]}
-
-
-V1, V2 = native("v1"), native("v2")
-V3 = {"attributes": [{"output_attribute": "istio_operationId", "phase": "ON_REQUEST", "match": [
-    {"value": "v3 book", "condition": "request.method == 'GET' && request.url_path.matches('^/books/[^/]+$')"},
-    {"value": "v3 author", "condition": "request.url_path.startsWith('/authors/')"},
-    {"value": "[DEFAULT v3]", "condition": ""},
-]}]}
 # Auto names on: no configured route for /books/<id> or /other, so the namer names them.
 V4 = {"default": "[DEFAULT v4]", "auto": {"max_names": 50},
       "routes": [{"name": "v4 author", "path_prefix": "/authors/"}]}

@@ -24,24 +24,11 @@ import time
 import pytest
 
 from routegen_support.harness import LdsEnvoy, assert_vm_healthy
-from routegen_support.load import Load, Sent
+from routegen_support.load import V1, V2, V3, Load, Sent
 from routegen_support.ports import HOST
 from routegen_support.waiting import wait_for
 
 
-def native(tag: str) -> dict:
-    return {"default": f"[DEFAULT {tag}]", "routes": [
-        {"name": f"{tag} book", "method": "GET", "path": "/books/{id}"},
-        {"name": f"{tag} author", "path_prefix": "/authors/"},
-    ]}
-
-
-V1, V2 = native("v1"), native("v2")
-V3 = {"attributes": [{"output_attribute": "istio_operationId", "phase": "ON_REQUEST", "match": [
-    {"value": "v3 book", "condition": "request.method == 'GET' && request.url_path.matches('^/books/[^/]+$')"},
-    {"value": "v3 author", "condition": "request.url_path.startsWith('/authors/')"},
-    {"value": "[DEFAULT v3]", "condition": ""},
-]}]}
 INVALID = '{"default": "[DEFAULT bad]", "routes": ["GET /books/{id"]}'
 NAMES = {tag: {f"{tag} book", f"{tag} author", f"[DEFAULT {tag}]"} for tag in ("v1", "v2", "v3")}
 PATHS = ("/books/1", "/authors/2", "/other")

@@ -104,3 +104,20 @@ class Load:
     def failed(self) -> list[Sent]:
         with self.lock:
             return [s for s in self.sent if s.status != 200 or s.error]
+
+
+# The tables reconfiguration tests (LDS and ECDS) swap between: each name says which table
+# gave it, so a test knows which configuration was in force for a request.
+def native(tag: str) -> dict:
+    return {"default": f"[DEFAULT {tag}]", "routes": [
+        {"name": f"{tag} book", "method": "GET", "path": "/books/{id}"},
+        {"name": f"{tag} author", "path_prefix": "/authors/"},
+    ]}
+
+
+V1, V2 = native("v1"), native("v2")
+V3 = {"attributes": [{"output_attribute": "istio_operationId", "phase": "ON_REQUEST", "match": [
+    {"value": "v3 book", "condition": "request.method == 'GET' && request.url_path.matches('^/books/[^/]+$')"},
+    {"value": "v3 author", "condition": "request.url_path.startsWith('/authors/')"},
+    {"value": "[DEFAULT v3]", "condition": ""},
+]}]}
