@@ -129,21 +129,10 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// `api.example.com:8080` → `api.example.com` (services match a host on any port).
+/// `api.example.com:8080` → `api.example.com` (services match a host on any port), the way
+/// the filter strips it when it picks a service.
 fn host_of(authority: &str) -> String {
-    let authority = authority.to_ascii_lowercase();
-    match authority.rsplit_once(':') {
-        Some((host, port))
-            if port.bytes().all(|b| b.is_ascii_digit()) && !host.ends_with(']') || authority.starts_with('[') =>
-        {
-            if authority.starts_with('[') {
-                authority.split(']').next().map(|h| format!("{h}]")).unwrap_or(authority.clone())
-            } else {
-                host.to_string()
-            }
-        }
-        _ => authority,
-    }
+    routegen_core::engine::strip_port(&authority.to_ascii_lowercase()).to_string()
 }
 
 fn route_value(route: &Learned) -> Value {

@@ -8,7 +8,7 @@ mod attributegen;
 mod native;
 
 pub use attributegen::{AttributePlan, Condition, MatchPlan, Outcome};
-pub use native::{Decision, NativePlan, RequestLine, Service, Table};
+pub use native::{strip_port, Decision, NativePlan, RequestLine, Service, Table};
 
 use crate::config::{self, Config, ConfigError};
 use attributegen::compile_attributegen;

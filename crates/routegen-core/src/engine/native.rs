@@ -262,7 +262,7 @@ impl NativePlan {
 }
 
 /// `host:port` → `host`; `[::1]:80` → `[::1]`.
-pub(super) fn strip_port(authority: &str) -> &str {
+pub fn strip_port(authority: &str) -> &str {
     match authority.rfind(':') {
         Some(colon)
             if !authority[colon..].contains(']') && authority[colon + 1..].bytes().all(|b| b.is_ascii_digit()) =>
